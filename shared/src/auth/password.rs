@@ -1,0 +1,131 @@
+//! Argon2id password hashing, always off the async executor.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::ApiError;
+
+/// OWASP's first recommended argon2id configuration: 19 MiB, 2 passes, 1 lane.
+pub const MEMORY_KIB: u32 = 19_456;
+pub const ITERATIONS: u32 = 2;
+pub const PARALLELISM: u32 = 1;
+
+/// Bounds on a new password. The upper bound keeps hashing cost predictable.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A hash of a random string nobody knows, with the production parameters.
+/// Verified against when the username does not exist, so that an unknown user
+/// costs the same time as a wrong password and timing does not reveal who exists.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7DXjs9xx+0/Rb8FrUVZApg$oxb4IAS94td1ft75uzCVelf8m1f/f7iqPO/fvMrXRTA";
+
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
+        .expect("the OWASP argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Checks a new password against the policy; the message is for the user.
+pub fn check_policy(password: &SecretString) -> Result<(), String> {
+    let chars = password.expose_secret().chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "This password is too short. It must contain at least {MIN_PASSWORD_CHARS} characters."
+        ));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!(
+            "This password is too long. It must contain at most {MAX_PASSWORD_CHARS} characters."
+        ));
+    }
+    if password.expose_secret().contains('\0') {
+        return Err("Null characters are not allowed.".to_owned());
+    }
+    Ok(())
+}
+
+/// Hashes a password into a PHC string.
+pub async fn hash(password: SecretString) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        hasher()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+}
+
+/// Verifies a password against a stored PHC string, or against the dummy hash
+/// when there is none, so both paths take the same time. `false` for `None`.
+pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let parsed = PasswordHash::new(&phc)
+            .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+        let matches = hasher()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        Ok(known && matches)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("verifying task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_and_no_other() {
+        let phc = hash(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            verify(
+                SecretString::from("correct horse battery"),
+                Some(phc.clone())
+            )
+            .await
+            .unwrap()
+        );
+        assert!(
+            !verify(SecretString::from("wrong horse battery"), Some(phc))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies() {
+        assert!(
+            !verify(SecretString::from("anything at all"), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn the_dummy_hash_uses_the_production_parameters() {
+        let parsed = PasswordHash::new(DUMMY_HASH).unwrap();
+        let params = Params::try_from(&parsed).unwrap();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (MEMORY_KIB, ITERATIONS, PARALLELISM)
+        );
+    }
+
+    #[test]
+    fn the_policy_bounds_length() {
+        assert!(check_policy(&SecretString::from("short")).is_err());
+        assert!(check_policy(&SecretString::from("long enough pw")).is_ok());
+        assert!(check_policy(&SecretString::from("x".repeat(1025))).is_err());
+        assert!(check_policy(&SecretString::from("has a nul \0 char")).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! The one error type of the API and its mapping to HTTP responses.
+//!
+//! The wire format is Django REST Framework's, because clients of the original
+//! API parse it: `{"detail": "..."}` for most errors, `{"field": ["msg"]}` for
+//! validation errors. Internal details (SQL, driver messages, Rust types) are
+//! logged, never sent.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Validation messages keyed by field name, in DRF's shape.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was recorded, the errors otherwise.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+
+    /// A single-field error, for checks that stop at the first problem.
+    pub fn single(field: &str, message: impl Into<String>) -> ApiError {
+        let mut errors = Self::new();
+        errors.add(field, message);
+        ApiError::Validation(errors)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// A body-level problem that is not about one field (e.g. not an object).
+    #[error("bad request")]
+    BadRequest(String),
+    /// The body is not JSON at all.
+    #[error("malformed JSON")]
+    MalformedJson(String),
+    #[error("authentication credentials were not provided")]
+    NotAuthenticated,
+    /// Any bad token: expired, forged, wrong type. The body never says which.
+    #[error("invalid token")]
+    InvalidToken,
+    /// Wrong username or password, or an inactive user: one answer for all.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("permission denied")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("method not allowed")]
+    MethodNotAllowed { method: Method, allow: &'static str },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType(String),
+    /// The database did not answer in time or is unreachable.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else; the message is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) | Self::MalformedJson(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::NotAuthenticated | Self::InvalidToken | Self::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::InvalidPage => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            Self::Validation(errors) => json!(errors.0),
+            Self::BadRequest(message) => json!({ "non_field_errors": [message] }),
+            Self::MalformedJson(message) => json!({ "detail": message }),
+            Self::NotAuthenticated => {
+                json!({ "detail": "Authentication credentials were not provided." })
+            }
+            Self::InvalidToken => json!({
+                "detail": "Given token not valid for any token type",
+                "code": "token_not_valid",
+            }),
+            Self::InvalidCredentials => {
+                json!({ "detail": "No active account found with the given credentials" })
+            }
+            Self::Forbidden => {
+                json!({ "detail": "You do not have permission to perform this action." })
+            }
+            Self::NotFound => json!({ "detail": "Not found." }),
+            Self::InvalidPage => json!({ "detail": "Invalid page." }),
+            Self::MethodNotAllowed { method, .. } => {
+                json!({ "detail": format!("Method \"{method}\" not allowed.") })
+            }
+            Self::PayloadTooLarge => json!({ "detail": "Request body is larger than 256 KiB." }),
+            Self::UnsupportedMediaType(media_type) => {
+                json!({ "detail": format!("Unsupported media type \"{media_type}\" in request.") })
+            }
+            Self::Unavailable(_) => {
+                json!({ "detail": "Service temporarily unavailable, try again later." })
+            }
+            Self::Internal(_) => json!({ "detail": "A server error occurred." }),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            Self::Unavailable(detail) => tracing::warn!(error = %detail, "database unavailable"),
+            _ => {}
+        }
+        let mut response = (self.status_code(), axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::NotAuthenticated | Self::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"api\""),
+                );
+            }
+            Self::MethodNotAllowed { allow, .. } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// SQLSTATE class 08 (connection exception), 53 (insufficient resources),
+/// 57 (operator intervention: shutdown, statement timeout) are the database
+/// being unavailable or slow, not a bug: the client may retry.
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err.to_string()),
+            sqlx::Error::Database(db)
+                if db.code().as_deref().is_some_and(is_transient_sqlstate) =>
+            {
+                Self::Unavailable(err.to_string())
+            }
+            _ => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_and_timeout_states_are_transient() {
+        assert!(is_transient_sqlstate("08006"));
+        assert!(is_transient_sqlstate("57014")); // statement timeout
+        assert!(is_transient_sqlstate("57P01")); // admin shutdown
+        assert!(is_transient_sqlstate("53300")); // too many connections
+        assert!(!is_transient_sqlstate("23505")); // unique violation is a bug here
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_detail() {
+        let body = ApiError::Internal("relation \"users\" does not exist".into()).body();
+        assert_eq!(body, json!({ "detail": "A server error occurred." }));
+    }
+
+    #[test]
+    fn field_errors_collect_per_field() {
+        let mut errors = FieldErrors::new();
+        errors.add("source", "a");
+        errors.add("source", "b");
+        errors.add("severity", "c");
+        let body = ApiError::Validation(errors).body();
+        assert_eq!(body, json!({ "severity": ["c"], "source": ["a", "b"] }));
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every function: bodies, query strings, paths,
+//! pagination, routing and the access log.
+
+pub mod access_log;
+pub mod body;
+pub mod fields;
+pub mod pagination;
+pub mod path;
+pub mod query;
+pub mod routing;

@@ -1,0 +1,284 @@
+//! Page-number pagination in Django REST Framework's shape:
+//! `{"count", "next", "previous", "results"}` with absolute `next`/`previous`
+//! links that a client follows as they are.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::HOST;
+use axum::http::request::Parts;
+use serde::Serialize;
+
+use crate::error::{ApiError, FieldErrors};
+use crate::http::query::QueryParams;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Which page a client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageNumber {
+    Number(u64),
+    Last,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub number: PageNumber,
+    pub size: u32,
+}
+
+impl PageRequest {
+    /// `page_size` must be a positive integer and is capped at the maximum, as
+    /// DRF caps it; `page` problems are a 404 "Invalid page." as in DRF.
+    pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Result<Self, ApiError> {
+        let size = match params.last("page_size") {
+            None => DEFAULT_PAGE_SIZE,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if n >= 1 => n.min(u64::from(MAX_PAGE_SIZE)) as u32,
+                _ => {
+                    errors.add("page_size", "A positive integer is required.");
+                    DEFAULT_PAGE_SIZE
+                }
+            },
+        };
+        let number = match params.last("page") {
+            None => PageNumber::Number(1),
+            Some("last") => PageNumber::Last,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if n >= 1 => PageNumber::Number(n),
+                _ => return Err(ApiError::InvalidPage),
+            },
+        };
+        Ok(Self { number, size })
+    }
+
+    /// Resolves the page against the row count: (page number, offset).
+    /// Past the end is a 404, except that page 1 of nothing is an empty page.
+    pub fn locate(&self, count: i64) -> Result<(u64, i64), ApiError> {
+        let size = u64::from(self.size);
+        let pages = (count.max(0) as u64).div_ceil(size).max(1);
+        let number = match self.number {
+            PageNumber::Last => pages,
+            PageNumber::Number(n) if n <= pages => n,
+            PageNumber::Number(_) => return Err(ApiError::InvalidPage),
+        };
+        let offset = (number - 1).saturating_mul(size);
+        Ok((
+            number,
+            i64::try_from(offset).map_err(|_| ApiError::InvalidPage)?,
+        ))
+    }
+}
+
+/// The public URL of the current request, for building page links.
+#[derive(Debug, Clone)]
+pub struct RequestUrl {
+    /// Scheme, host, any stage prefix and path; no query.
+    base: String,
+    params: QueryParams,
+}
+
+/// The API Gateway stage prefix (e.g. `/Prod`) the public URL has and the
+/// routed path does not; set by the Lambda adapter.
+#[derive(Debug, Clone)]
+pub struct StagePrefix(pub String);
+
+impl RequestUrl {
+    pub fn new(scheme: &str, host: &str, prefix: &str, path: &str, params: QueryParams) -> Self {
+        Self {
+            base: format!("{scheme}://{host}{prefix}{path}"),
+            params,
+        }
+    }
+
+    /// The query string's parameters.
+    pub fn params(&self) -> &QueryParams {
+        &self.params
+    }
+
+    /// This URL with `page` set to `page`; DRF drops the parameter for page 1.
+    pub fn with_page(&self, page: u64) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in self.params.pairs().iter().filter(|(k, _)| k != "page") {
+            query.append_pair(key, value);
+        }
+        if page > 1 {
+            query.append_pair("page", &page.to_string());
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            self.base.clone()
+        } else {
+            format!("{}?{}", self.base, query)
+        }
+    }
+}
+
+/// Only characters that can be in a host and port; anything else in a Host
+/// header is not echoed into links.
+fn plausible_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = QueryParams::from_request_parts(parts, state).await?;
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|v| v.to_str().ok())
+            .or(parts.uri.host())
+            .filter(|h| plausible_host(h))
+            .unwrap_or("localhost");
+        // API Gateway terminates TLS and says so in X-Forwarded-Proto.
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some("https") => "https",
+            _ => "http",
+        };
+        let prefix = parts
+            .extensions
+            .get::<StagePrefix>()
+            .map(|p| p.0.as_str())
+            .unwrap_or("");
+        Ok(Self::new(scheme, host, prefix, parts.uri.path(), params))
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub count: i64,
+    pub next: Option<String>,
+    pub previous: Option<String>,
+    pub results: Vec<T>,
+}
+
+impl<T> Page<T> {
+    pub fn new(
+        count: i64,
+        number: u64,
+        request: &PageRequest,
+        url: &RequestUrl,
+        results: Vec<T>,
+    ) -> Self {
+        let shown = (number - 1) * u64::from(request.size) + results.len() as u64;
+        Self {
+            count,
+            next: (shown < count.max(0) as u64).then(|| url.with_page(number + 1)),
+            previous: (number > 1).then(|| url.with_page(number - 1)),
+            results,
+        }
+    }
+}
+
+/// Counts, locates the page, then fetches it with `(limit, offset)`.
+pub async fn paginate<T, Fetch, Fut>(
+    url: &RequestUrl,
+    request: PageRequest,
+    count: impl Future<Output = sqlx::Result<i64>>,
+    fetch: Fetch,
+) -> Result<Page<T>, ApiError>
+where
+    Fetch: FnOnce(i64, i64) -> Fut,
+    Fut: Future<Output = sqlx::Result<Vec<T>>>,
+{
+    let count = count.await?;
+    let (number, offset) = request.locate(count)?;
+    let results = fetch(i64::from(request.size), offset).await?;
+    Ok(Page::new(count, number, &request, url, results))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &str) -> Result<PageRequest, ApiError> {
+        let params = QueryParams::parse(Some(query)).unwrap();
+        let mut errors = FieldErrors::new();
+        let page = PageRequest::from_query(&params, &mut errors)?;
+        errors.into_result()?;
+        Ok(page)
+    }
+
+    #[test]
+    fn defaults_and_cap() {
+        assert_eq!(request("").unwrap().size, DEFAULT_PAGE_SIZE);
+        assert_eq!(request("page_size=1000").unwrap().size, MAX_PAGE_SIZE);
+        assert!(matches!(
+            request("page_size=0"),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            request("page_size=-1"),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            request("page_size=ten"),
+            Err(ApiError::Validation(_))
+        ));
+    }
+
+    #[test]
+    fn bad_page_numbers_are_invalid_pages() {
+        assert!(matches!(request("page=0"), Err(ApiError::InvalidPage)));
+        assert!(matches!(request("page=abc"), Err(ApiError::InvalidPage)));
+    }
+
+    #[test]
+    fn locate_maps_pages_to_offsets_and_refuses_past_the_end() {
+        let page = request("page=3&page_size=10").unwrap();
+        assert_eq!(page.locate(25).unwrap(), (3, 20));
+        assert!(page.locate(20).is_err());
+        assert_eq!(
+            request("page=last&page_size=10")
+                .unwrap()
+                .locate(25)
+                .unwrap(),
+            (3, 20)
+        );
+        assert_eq!(request("").unwrap().locate(0).unwrap(), (1, 0));
+        assert!(request("page=2").unwrap().locate(0).is_err());
+    }
+
+    #[test]
+    fn links_keep_the_query_and_replace_the_page() {
+        let params = QueryParams::parse(Some("severity=High&page=2&page_size=5")).unwrap();
+        let url = RequestUrl::new("https", "api.example", "/Prod", "/api/alerts/", params);
+        assert_eq!(
+            url.with_page(3),
+            "https://api.example/Prod/api/alerts/?severity=High&page_size=5&page=3"
+        );
+        assert_eq!(
+            url.with_page(1),
+            "https://api.example/Prod/api/alerts/?severity=High&page_size=5"
+        );
+    }
+
+    #[test]
+    fn next_and_previous_appear_only_when_there_is_such_a_page() {
+        let url = RequestUrl::new("http", "h", "", "/p/", QueryParams::default());
+        let req = request("page_size=2").unwrap();
+        let first = Page::new(5, 1, &req, &url, vec![1, 2]);
+        assert_eq!(first.next.as_deref(), Some("http://h/p/?page=2"));
+        assert!(first.previous.is_none());
+        let last = Page::new(5, 3, &req, &url, vec![5]);
+        assert!(last.next.is_none());
+        assert_eq!(last.previous.as_deref(), Some("http://h/p/?page=2"));
+    }
+
+    #[test]
+    fn implausible_hosts_are_not_echoed() {
+        assert!(plausible_host("api.example.com:443"));
+        assert!(!plausible_host("evil.com/path"));
+        assert!(!plausible_host("a b"));
+    }
+}

@@ -1,0 +1,63 @@
+//! Adapting API Gateway requests, as `lambda_http` delivers them, to the
+//! routers that the local server serves unchanged.
+
+use axum::Router;
+use axum::http::Uri;
+use lambda_http::request::RequestContext;
+use tower::ServiceExt;
+use tower::util::MapRequest;
+
+use crate::http::access_log::RequestId;
+use crate::http::pagination::StagePrefix;
+
+pub type LambdaRequest = axum::http::Request<lambda_http::Body>;
+
+/// The service a function's `main` hands to `lambda_http::run`.
+pub fn service(router: Router) -> MapRequest<Router, fn(LambdaRequest) -> LambdaRequest> {
+    router.map_request(adapt as fn(LambdaRequest) -> LambdaRequest)
+}
+
+/// Every route this API serves starts here; a stage prefix comes before it.
+const API_ROOT: &str = "/api/";
+
+/// Routes on the path without the stage, remembers the stage for page links
+/// and the request id for the access log.
+pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
+    let (stage, request_id) = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => (ctx.stage.clone(), ctx.request_id.clone()),
+        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.stage.clone(), ctx.request_id.clone()),
+        _ => (None, None),
+    };
+    if let Some(id) = request_id {
+        req.extensions_mut().insert(RequestId(id));
+    }
+    let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
+        return req;
+    };
+    let prefix = format!("/{stage}");
+
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix(&prefix)
+        && rest.starts_with(API_ROOT)
+    {
+        let rest = match req.uri().query() {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_owned(),
+        };
+        if let Ok(uri) = rest.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+
+    // The default execute-api host carries the stage in its public URLs; a
+    // custom domain maps its own base path, which the request does not show.
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if host.ends_with(".amazonaws.com") {
+        req.extensions_mut().insert(StagePrefix(prefix));
+    }
+    req
+}

@@ -1,0 +1,26 @@
+//! The library the `token`, `events` and `alerts` functions share: configuration,
+//! authentication, domain models, errors, HTTP helpers and PostgreSQL access.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod lambda;
+pub mod models;
+pub mod state;
+pub mod store;
+
+pub use error::{ApiError, FieldErrors};
+pub use state::AppState;
+
+use axum::Router;
+
+/// What every function's router gets: the JSON 404 for unknown paths and
+/// the access log.
+pub fn finish_router(router: Router<AppState>, state: AppState) -> Router {
+    router
+        .fallback(http::routing::not_found)
+        .layer(axum::middleware::from_fn(http::access_log::access_log))
+        .with_state(state)
+}

@@ -1,0 +1,112 @@
+//! Alerts: raised by the system for High and Critical events, triaged by people.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::{ApiError, FieldErrors};
+use crate::http::fields::{Fields, Mode};
+use crate::http::query::{QueryParams, TimeRange};
+use crate::models::event::SOURCE_MAX_CHARS;
+use crate::models::{AlertStatus, EventType, Severity};
+
+const WRITABLE: &[&str] = &["status"];
+/// Accepted and ignored, so a client can send back an alert it read.
+const READ_ONLY: &[&str] = &[
+    "id",
+    "event",
+    "source",
+    "event_type",
+    "severity",
+    "description",
+    "timestamp",
+    "created_at",
+    "updated_at",
+];
+
+/// An alert as the API shows it: `event` is the event's id, as in the original
+/// API, and the event's own fields sit beside it so that an analyst, who may
+/// not read events, sees what the alert is about.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Alert {
+    pub id: i64,
+    pub event: i64,
+    pub source: String,
+    pub event_type: EventType,
+    pub severity: Severity,
+    pub description: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub status: AlertStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// `PATCH /api/alerts/{id}/`: only the status may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertUpdate {
+    pub status: Option<AlertStatus>,
+}
+
+impl AlertUpdate {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut fields = Fields::new(body, Mode::Partial);
+        let status = fields.choice("status");
+        fields.finish(WRITABLE, READ_ONLY)?;
+        Ok(Self { status })
+    }
+}
+
+/// Refusal of a status change the lifecycle does not allow.
+pub fn transition_error(from: AlertStatus, to: AlertStatus) -> ApiError {
+    FieldErrors::single(
+        "status",
+        format!("Cannot move an alert from {from} to {to}; reopen it first."),
+    )
+}
+
+/// `GET /api/alerts/` filters. `created_at` is what `since`/`until` bound.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    pub severity: Option<Vec<Severity>>,
+    pub status: Option<Vec<AlertStatus>>,
+    pub event_type: Option<Vec<EventType>>,
+    pub source: Option<String>,
+    pub created_at: TimeRange,
+}
+
+impl AlertFilter {
+    pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Self {
+        Self {
+            severity: params.choices("severity", errors),
+            status: params.choices("status", errors),
+            event_type: params.choices("event_type", errors),
+            source: params.text("source", SOURCE_MAX_CHARS, errors),
+            created_at: TimeRange::from_query(params, errors),
+        }
+    }
+
+    /// Whether the filter needs the event's columns.
+    pub fn needs_event(&self) -> bool {
+        self.event_type.is_some() || self.source.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_status_is_writable() {
+        let body = json!({"status": "Acknowledged", "id": 1, "severity": "Low"});
+        let update = AlertUpdate::parse(body.as_object().unwrap()).unwrap();
+        assert_eq!(update.status, Some(AlertStatus::Acknowledged));
+        let body = json!({"status": "Closed"});
+        assert!(AlertUpdate::parse(body.as_object().unwrap()).is_err());
+        let body = json!({"owner": "me"});
+        assert!(AlertUpdate::parse(body.as_object().unwrap()).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! The domain's closed sets of values. Each enum is its own parser: a value
+//! that is not one of the spellings below never gets past the edge.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A wire spelling that is not one of the enum's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownValue(pub String);
+
+impl UnknownValue {
+    /// DRF's message for a bad choice.
+    pub fn message(&self) -> String {
+        format!("\"{}\" is not a valid choice.", self.0)
+    }
+}
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $pg:literal { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type)]
+        #[sqlx(type_name = $pg)]
+        pub enum $name {
+            $(#[sqlx(rename = $wire)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $wire),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+
+            /// Exact, case-sensitive match on the wire spelling.
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok(Self::$variant),)+
+                    _ => Err(UnknownValue(s.to_owned())),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(deserializer)?;
+                raw.parse().map_err(|e: UnknownValue| serde::de::Error::custom(e.message()))
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// How bad an event is. Ordered: `High` and `Critical` raise alerts.
+    Severity, "severity" {
+        Low => "Low",
+        Medium => "Medium",
+        High => "High",
+        Critical => "Critical",
+    }
+);
+
+wire_enum!(
+    /// What kind of security event a sensor reported.
+    EventType, "event_type" {
+        Intrusion => "intrusion",
+        Malware => "malware",
+        Anomaly => "anomaly",
+    }
+);
+
+wire_enum!(
+    /// Where an alert is in triage.
+    AlertStatus, "alert_status" {
+        Open => "Open",
+        Acknowledged => "Acknowledged",
+        Resolved => "Resolved",
+    }
+);
+
+wire_enum!(
+    /// What a user may do: admins manage events and alerts, analysts read alerts.
+    Role, "user_role" {
+        Admin => "admin",
+        Analyst => "analyst",
+    }
+);
+
+impl Severity {
+    /// Whether an event of this severity must raise an alert.
+    pub fn raises_alert(self) -> bool {
+        self >= Self::High
+    }
+}
+
+impl AlertStatus {
+    /// The triage lifecycle. Forward moves (Open → Acknowledged → Resolved,
+    /// or Open → Resolved straight away) and reopening (back to Open) are
+    /// allowed; setting the current status again is a no-op. Moving a resolved
+    /// alert back to Acknowledged is not: reopen it first, so that the reopening
+    /// is a decision someone made, not a slip.
+    pub fn can_move_to(self, next: Self) -> bool {
+        use AlertStatus::*;
+        self == next
+            || matches!(
+                (self, next),
+                (Open, Acknowledged) | (Open, Resolved) | (Acknowledged, Resolved) | (_, Open)
+            )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_round_trips_through_its_wire_spelling() {
+        for s in Severity::ALL {
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(*s));
+        }
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>(), Ok(*t));
+        }
+        for s in AlertStatus::ALL {
+            assert_eq!(s.as_str().parse::<AlertStatus>(), Ok(*s));
+        }
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(*r));
+        }
+    }
+
+    #[test]
+    fn parsing_is_case_sensitive_and_exact() {
+        assert!("high".parse::<Severity>().is_err());
+        assert!("High ".parse::<Severity>().is_err());
+        assert!("Extreme".parse::<Severity>().is_err());
+        assert!("Intrusion".parse::<EventType>().is_err());
+        assert!("Admin".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn only_high_and_critical_raise_alerts() {
+        assert!(!Severity::Low.raises_alert());
+        assert!(!Severity::Medium.raises_alert());
+        assert!(Severity::High.raises_alert());
+        assert!(Severity::Critical.raises_alert());
+    }
+
+    #[test]
+    fn unknown_value_message_names_the_value() {
+        let err = "Extreme".parse::<Severity>().unwrap_err();
+        assert_eq!(err.message(), "\"Extreme\" is not a valid choice.");
+    }
+
+    #[test]
+    fn alert_lifecycle_moves_forward_and_may_reopen() {
+        use AlertStatus::*;
+        assert!(Open.can_move_to(Acknowledged));
+        assert!(Open.can_move_to(Resolved));
+        assert!(Acknowledged.can_move_to(Resolved));
+        assert!(Resolved.can_move_to(Open));
+        assert!(Acknowledged.can_move_to(Open));
+        assert!(Resolved.can_move_to(Resolved));
+        assert!(!Resolved.can_move_to(Acknowledged));
+    }
+
+    #[test]
+    fn serialises_as_the_wire_spelling() {
+        assert_eq!(
+            serde_json::to_string(&EventType::Malware).unwrap(),
+            "\"malware\""
+        );
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            "\"Critical\""
+        );
+    }
+}

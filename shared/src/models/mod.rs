@@ -1,0 +1,8 @@
+//! Domain types: the enums every value is parsed into, and the resources.
+
+pub mod alert;
+pub mod domain;
+pub mod event;
+pub mod user;
+
+pub use domain::{AlertStatus, EventType, Role, Severity, UnknownValue};

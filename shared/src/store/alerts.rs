@@ -1,0 +1,110 @@
+//! Alerts. They are created only by writes to events (see `store::events`);
+//! here they are read and moved through triage.
+
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use crate::error::ApiError;
+use crate::models::AlertStatus;
+use crate::models::alert::{Alert, AlertFilter, transition_error};
+
+/// The columns of `Alert`, from `alerts a` joined to its event `e`.
+macro_rules! select_alerts {
+    () => {
+        "SELECT a.id, a.event_id AS event, e.source, e.event_type, a.severity, \
+         e.description, e.timestamp, a.status, a.created_at, a.updated_at \
+         FROM alerts a JOIN events e ON e.id = a.event_id"
+    };
+}
+
+/// Severity and status are the alert's own columns, so the triage filter is
+/// one index range scan on `alerts`; only event type and source need `e`.
+fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter) {
+    qb.push(" WHERE TRUE");
+    if let Some(statuses) = &filter.status {
+        qb.push(" AND a.status = ANY(")
+            .push_bind(statuses.clone())
+            .push(")");
+    }
+    if let Some(severities) = &filter.severity {
+        qb.push(" AND a.severity = ANY(")
+            .push_bind(severities.clone())
+            .push(")");
+    }
+    if let Some(types) = &filter.event_type {
+        qb.push(" AND e.event_type = ANY(")
+            .push_bind(types.clone())
+            .push(")");
+    }
+    if let Some(source) = &filter.source {
+        qb.push(" AND e.source = ").push_bind(source.clone());
+    }
+    super::push_time_range(qb, "a.created_at", &filter.created_at);
+}
+
+pub async fn count(db: &PgPool, filter: &AlertFilter) -> sqlx::Result<i64> {
+    let mut qb = QueryBuilder::new(if filter.needs_event() {
+        "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event_id"
+    } else {
+        "SELECT count(*) FROM alerts a"
+    });
+    push_filters(&mut qb, filter);
+    qb.build_query_scalar().fetch_one(db).await
+}
+
+/// Newest first; `id` breaks ties so pages never overlap or skip.
+pub async fn list(
+    db: &PgPool,
+    filter: &AlertFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Alert>> {
+    let mut qb = QueryBuilder::new(select_alerts!());
+    push_filters(&mut qb, filter);
+    qb.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
+        .push_bind(limit)
+        .push(" OFFSET ")
+        .push_bind(offset);
+    qb.build_query_as().fetch_all(db).await
+}
+
+pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {
+    sqlx::query_as(concat!(select_alerts!(), " WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Moves an alert to `next` if the lifecycle allows it from its current
+/// status. The row is locked while deciding, so two concurrent changes are
+/// judged one after the other and neither is lost unseen.
+pub async fn set_status(
+    db: &PgPool,
+    id: i64,
+    next: AlertStatus,
+) -> Result<Option<Alert>, ApiError> {
+    let mut tx = db.begin().await?;
+    let current: Option<AlertStatus> =
+        sqlx::query_scalar("SELECT status FROM alerts WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    if !current.can_move_to(next) {
+        return Err(transition_error(current, next));
+    }
+    if current != next {
+        sqlx::query("UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let alert = sqlx::query_as(concat!(select_alerts!(), " WHERE a.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(alert)
+}

@@ -1,0 +1,87 @@
+//! Users and their credentials.
+
+use sqlx::PgPool;
+
+use crate::models::Role;
+use crate::models::user::User;
+
+/// What signing in needs to know about a username.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub password_hash: String,
+    pub role: Role,
+    pub is_active: bool,
+}
+
+pub async fn credentials(db: &PgPool, username: &str) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as("SELECT id, password_hash, role, is_active FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(db)
+        .await
+}
+
+/// The current role of an active user; `None` if the user is gone or inactive.
+pub async fn active_role(db: &PgPool, id: i64) -> sqlx::Result<Option<Role>> {
+    sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND is_active")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// `None` if the username is taken.
+pub async fn create(
+    db: &PgPool,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) \
+         ON CONFLICT (username) DO NOTHING \
+         RETURNING id, username, role, is_active, created_at, updated_at",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .bind(role)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn list(db: &PgPool) -> sqlx::Result<Vec<User>> {
+    sqlx::query_as(
+        "SELECT id, username, role, is_active, created_at, updated_at FROM users ORDER BY username",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Each setter returns `false` when there is no such user.
+pub async fn set_password(db: &PgPool, username: &str, password_hash: &str) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1")
+            .bind(username)
+            .bind(password_hash)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_role(db: &PgPool, username: &str, role: Role) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE users SET role = $2, updated_at = now() WHERE username = $1")
+        .bind(username)
+        .bind(role)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_active(db: &PgPool, username: &str, active: bool) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET is_active = $2, updated_at = now() WHERE username = $1")
+            .bind(username)
+            .bind(active)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
