@@ -1,1 +1,247 @@
-fn main() {}
+//! `tmctl`: what `manage.py migrate`, `createsuperuser` and `runserver` were
+//! for the original project, plus a one-command development environment.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::PgPool;
+use tm_shared::AppState;
+use tm_shared::config::{self, AuthSettings, DbSettings};
+use tm_shared::models::Role;
+use tmctl::devdb::DevDb;
+use tmctl::users::{self, CliResult};
+
+#[derive(Parser)]
+#[command(name = "tmctl", about = "Operate the threat monitoring API", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the database migrations (safe to run again).
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Serve the API locally against DATABASE_URL (JWT_SECRET required).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        bind: SocketAddr,
+    },
+    /// Everything for a local run: a private PostgreSQL unless DATABASE_URL
+    /// is set, migrations, demo users, then the server. Ctrl-C stops it all.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        bind: SocketAddr,
+    },
+    /// The private development PostgreSQL on its own.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from a prompt, or from stdin when piped.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Set a user's password (read like `create` reads it).
+    SetPassword {
+        #[arg(long)]
+        username: String,
+    },
+    /// Change a user's role; it applies from their next request.
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Stop a user from signing in or using their tokens.
+    Deactivate {
+        #[arg(long)]
+        username: String,
+    },
+    /// Let a deactivated user in again.
+    Activate {
+        #[arg(long)]
+        username: String,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Start it (creating it first if needed) and print `export DATABASE_URL=...`.
+    Start,
+    /// Stop it.
+    Stop,
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    raw.parse().map_err(|_| "expected admin or analyst".to_owned())
+}
+
+/// The local server serves many requests at once, unlike a Lambda instance.
+const LOCAL_MAX_CONNECTIONS: u32 = 10;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    lambda_http::tracing::init_default_subscriber();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tmctl: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Migrate => migrate(&pool_from_env()?).await,
+        Command::User(command) => user(command, &pool_from_env()?).await,
+        Command::Serve { bind } => {
+            let state = AppState::from_env(LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;
+            tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string())
+        }
+        Command::Dev { bind } => dev(bind).await,
+        Command::Db(DbCommand::Start) => {
+            let db = DevDb::from_env()?;
+            db.start()?;
+            println!("export DATABASE_URL='{}'", db.url()?.expose_secret());
+            Ok(())
+        }
+        Command::Db(DbCommand::Stop) => DevDb::from_env()?.stop(),
+    }
+}
+
+fn pool_from_env() -> CliResult<PgPool> {
+    let settings = config::db_from_env(2).map_err(|e| e.to_string())?;
+    tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())
+}
+
+async fn migrate(db: &PgPool) -> CliResult {
+    tm_shared::db::MIGRATOR
+        .run(db)
+        .await
+        .map_err(|e| format!("migrating: {e}"))?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+async fn user(command: UserCommand, db: &PgPool) -> CliResult {
+    match command {
+        UserCommand::Create { username, role } => {
+            users::create(db, &username, role, users::read_new_password()?).await
+        }
+        UserCommand::SetPassword { username } => {
+            users::set_password(db, &username, users::read_new_password()?).await
+        }
+        UserCommand::SetRole { username, role } => users::set_role(db, &username, role).await,
+        UserCommand::Deactivate { username } => users::set_active(db, &username, false).await,
+        UserCommand::Activate { username } => users::set_active(db, &username, true).await,
+        UserCommand::List => users::list(db).await,
+    }
+}
+
+async fn dev(bind: SocketAddr) -> CliResult {
+    let (url, started) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => (SecretString::from(url), None),
+        _ => {
+            let devdb = DevDb::from_env()?;
+            eprintln!("starting a private PostgreSQL in {}", devdb.root().display());
+            let started = devdb.start()?;
+            (devdb.url()?, started.then_some(devdb))
+        }
+    };
+    let result = dev_with(url, bind).await;
+    if let Some(devdb) = started {
+        eprintln!("stopping the private PostgreSQL");
+        devdb.stop()?;
+    }
+    result
+}
+
+async fn dev_with(url: SecretString, bind: SocketAddr) -> CliResult {
+    let settings = DbSettings {
+        url,
+        max_connections: LOCAL_MAX_CONNECTIONS,
+        acquire_timeout: Duration::from_secs(2),
+        statement_timeout: Duration::from_secs(5),
+    };
+    let pool = tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())?;
+    migrate(&pool).await?;
+    demo_users(&pool).await?;
+    let auth = AuthSettings {
+        jwt_secret: dev_jwt_secret()?,
+        access_ttl: Duration::from_secs(15 * 60),
+        refresh_ttl: Duration::from_secs(24 * 60 * 60),
+    };
+    let state = AppState::new(pool, &auth).map_err(|e| e.to_string())?;
+    tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string())
+}
+
+/// `admin` and `analyst`, with random passwords shown once, at creation.
+async fn demo_users(db: &PgPool) -> CliResult {
+    for (username, role) in [("admin", Role::Admin), ("analyst", Role::Analyst)] {
+        if tm_shared::store::users::credentials(db, username)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            eprintln!(
+                "demo user {username:?} exists (its password was shown when it was made; \
+                 `tmctl user set-password --username {username}` sets a new one)"
+            );
+            continue;
+        }
+        let password = users::generated_password();
+        users::create(db, username, role, password.clone()).await?;
+        println!("demo {role} credentials (shown once):");
+        println!("  username: {username}");
+        users::reveal("password", &password);
+    }
+    Ok(())
+}
+
+/// `JWT_SECRET` if set; otherwise a key generated once and kept in the
+/// development folder, so tokens survive restarts of the dev server.
+fn dev_jwt_secret() -> CliResult<SecretString> {
+    if let Ok(secret) = std::env::var("JWT_SECRET")
+        && !secret.is_empty()
+    {
+        return Ok(SecretString::from(secret));
+    }
+    let dir = std::env::var_os("TMCTL_DEV_DIR").unwrap_or_else(|| ".dev".into());
+    let path = Path::new(&dir).join("jwt_secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(SecretString::from(existing.trim().to_owned()));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let secret = tm_shared::auth::jwt::random_hex(32);
+    write_private(&path, &secret)?;
+    Ok(SecretString::from(secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> CliResult {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    file.write_all(contents.as_bytes()).map_err(|e| e.to_string())
+}

@@ -14,7 +14,7 @@ use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 /// The alerts function's routes. Alerts are created only by the system, so
 /// there is no POST, PUT or DELETE.
-pub fn router(state: AppState) -> Router {
+pub fn routes() -> Router<AppState> {
     let routes = Router::new();
     let routes = route_both(
         routes,
@@ -26,7 +26,12 @@ pub fn router(state: AppState) -> Router {
         "/api/alerts/{id}/",
         method_not_allowed(get(read).patch(update), "GET, PATCH, HEAD"),
     );
-    finish_router(routes, state)
+    routes
+}
+
+/// The routes as the function serves them, with the shared fallback and log.
+pub fn router(state: AppState) -> Router {
+    finish_router(routes(), state)
 }
 
 async fn list(

@@ -14,7 +14,7 @@ use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 /// The events function's routes.
-pub fn router(state: AppState) -> Router {
+pub fn routes() -> Router<AppState> {
     let routes = Router::new();
     let routes = route_both(
         routes,
@@ -29,7 +29,12 @@ pub fn router(state: AppState) -> Router {
             "GET, PUT, PATCH, DELETE, HEAD",
         ),
     );
-    finish_router(routes, state)
+    routes
+}
+
+/// The routes as the function serves them, with the shared fallback and log.
+pub fn router(state: AppState) -> Router {
+    finish_router(routes(), state)
 }
 
 async fn list(

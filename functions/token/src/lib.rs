@@ -14,7 +14,7 @@ use tm_shared::models::user::USERNAME_MAX_CHARS;
 use tm_shared::{ApiError, AppState, finish_router, store};
 
 /// The token function's routes.
-pub fn router(state: AppState) -> Router {
+pub fn routes() -> Router<AppState> {
     let routes = Router::new();
     let routes = route_both(
         routes,
@@ -26,7 +26,12 @@ pub fn router(state: AppState) -> Router {
         "/api/token/refresh/",
         method_not_allowed(post(refresh), "POST"),
     );
-    finish_router(routes, state)
+    routes
+}
+
+/// The routes as the function serves them, with the shared fallback and log.
+pub fn router(state: AppState) -> Router {
+    finish_router(routes(), state)
 }
 
 #[derive(Debug, Serialize)]

@@ -1,0 +1,282 @@
+//! A private PostgreSQL cluster for development and tests, made with the
+//! machine's own `initdb` and `pg_ctl`, its data in a git-ignored folder.
+//!
+//! It listens on 127.0.0.1 only. Connections over TCP need a password that
+//! is generated at `initdb` and kept beside the data (mode 0600); the socket
+//! lives in a folder only the cluster's owner can enter.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::users::CliResult;
+
+pub const DEFAULT_PORT: u16 = 54329;
+const DATABASE: &str = "threatmon";
+
+/// Where the cluster lives and how to reach it.
+pub struct DevDb {
+    root: PathBuf,
+    bin: PathBuf,
+    port: u16,
+    /// Set when running as root: `initdb` refuses root, so the cluster runs
+    /// as this OS user.
+    run_as: Option<&'static str>,
+}
+
+impl DevDb {
+    /// `TMCTL_DEV_DIR` (default `.dev` in the current folder) and
+    /// `TMCTL_DEV_PG_PORT` (default 54329) place it.
+    pub fn from_env() -> CliResult<Self> {
+        let root = std::env::var_os("TMCTL_DEV_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(".dev"));
+        let root = std::path::absolute(&root).map_err(|e| e.to_string())?;
+        let port = match std::env::var("TMCTL_DEV_PG_PORT") {
+            Ok(raw) => raw
+                .parse()
+                .map_err(|_| format!("TMCTL_DEV_PG_PORT is not a port: {raw:?}"))?,
+            Err(_) => DEFAULT_PORT,
+        };
+        let run_as = is_root().then_some("postgres");
+        Ok(Self {
+            root,
+            bin: find_bindir()?,
+            port,
+            run_as,
+        })
+    }
+
+    fn data(&self) -> PathBuf {
+        self.root.join("pgdata")
+    }
+
+    fn socket_dir(&self) -> PathBuf {
+        self.root.join("pgsocket")
+    }
+
+    fn password_file(&self) -> PathBuf {
+        self.root.join("pg_password")
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The URL of the development database (password included).
+    pub fn url(&self) -> CliResult<SecretString> {
+        let password = fs::read_to_string(self.password_file())
+            .map_err(|e| format!("reading {}: {e}", self.password_file().display()))?;
+        Ok(SecretString::from(format!(
+            "postgres://postgres:{}@127.0.0.1:{}/{DATABASE}",
+            password.trim(),
+            self.port
+        )))
+    }
+
+    /// Initialises the cluster if needed and starts it if it is not running.
+    /// Returns whether this call started it.
+    pub fn start(&self) -> CliResult<bool> {
+        fs::create_dir_all(&self.root).map_err(|e| e.to_string())?;
+        // The cluster's owner writes its log here.
+        self.chown(&self.root)?;
+        if !self.data().join("PG_VERSION").exists() {
+            self.init()?;
+        }
+        if self.running() {
+            return Ok(false);
+        }
+        fs::create_dir_all(self.socket_dir()).map_err(|e| e.to_string())?;
+        set_mode(&self.socket_dir(), 0o700)?;
+        self.chown(&self.socket_dir())?;
+        let log = self.root.join("postgres.log");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.socket_dir().display()
+        );
+        let data = self.data();
+        let log_arg = log.display().to_string();
+        let data_arg = data.display().to_string();
+        self.pg("pg_ctl", &["start", "-w", "-t", "60", "-D", &data_arg, "-l", &log_arg, "-o", &options])
+            .map_err(|e| format!("{e}\nsee {}", log.display()))?;
+        self.create_database()?;
+        Ok(true)
+    }
+
+    pub fn stop(&self) -> CliResult {
+        if !self.running() {
+            return Ok(());
+        }
+        let data = self.data().display().to_string();
+        self.pg("pg_ctl", &["stop", "-w", "-m", "fast", "-D", &data])
+    }
+
+    fn running(&self) -> bool {
+        let data = self.data().display().to_string();
+        self.data().join("PG_VERSION").exists() && self.pg("pg_ctl", &["status", "-D", &data]).is_ok()
+    }
+
+    fn init(&self) -> CliResult {
+        let password = crate::users::generated_password();
+        let pwfile = self.password_file();
+        fs::write(&pwfile, password.expose_secret()).map_err(|e| e.to_string())?;
+        set_mode(&pwfile, 0o600)?;
+        // initdb reads the superuser password from this file; the cluster's
+        // owner must be able to read it during initdb, and only then.
+        let init_pwfile = self.root.join("pg_password.init");
+        fs::write(&init_pwfile, password.expose_secret()).map_err(|e| e.to_string())?;
+        set_mode(&init_pwfile, 0o600)?;
+        self.chown(&init_pwfile)?;
+
+        fs::create_dir_all(self.data()).map_err(|e| e.to_string())?;
+        set_mode(&self.data(), 0o700)?;
+        self.chown(&self.data())?;
+        let data = self.data().display().to_string();
+        let pw = init_pwfile.display().to_string();
+        let result = self.pg(
+            "initdb",
+            &[
+                "-D", &data, "-U", "postgres", "--pwfile", &pw, "-E", "UTF8", "--locale=C",
+                "--auth-local=trust", "--auth-host=scram-sha-256",
+            ],
+        );
+        let _ = fs::remove_file(&init_pwfile);
+        result
+    }
+
+    fn create_database(&self) -> CliResult {
+        let socket = self.socket_dir().display().to_string();
+        let port = self.port.to_string();
+        let exists = self.pg_output(
+            "psql",
+            &[
+                "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-tAc",
+                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
+            ],
+        )?;
+        if exists.trim() != "1" {
+            self.pg(
+                "psql",
+                &[
+                    "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-qc",
+                    &format!("CREATE DATABASE {DATABASE}"),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let program = self.bin.join(program);
+        match self.run_as {
+            Some(user) => {
+                let mut cmd = Command::new("runuser");
+                cmd.arg("-u").arg(user).arg("--").arg(program).args(args);
+                cmd
+            }
+            None => {
+                let mut cmd = Command::new(program);
+                cmd.args(args);
+                cmd
+            }
+        }
+    }
+
+    fn pg(&self, program: &str, args: &[&str]) -> CliResult {
+        self.pg_output(program, args).map(|_| ())
+    }
+
+    fn pg_output(&self, program: &str, args: &[&str]) -> CliResult<String> {
+        let output = self
+            .command(program, args)
+            .current_dir(&self.root)
+            .output()
+            .map_err(|e| format!("running {program}: {e}"))?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(format!(
+                "{program} failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    }
+
+    fn chown(&self, path: &Path) -> CliResult {
+        let Some(user) = self.run_as else {
+            return Ok(());
+        };
+        let status = Command::new("chown")
+            .arg(format!("{user}:"))
+            .arg(path)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "could not hand {} to the {user} OS user (needed because initdb refuses to run as root)",
+                path.display()
+            ))
+        }
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> CliResult {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+}
+
+fn is_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// The newest PostgreSQL server binaries on this machine.
+fn find_bindir() -> CliResult<PathBuf> {
+    if let Ok(dir) = std::env::var("PG_BINDIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    // Debian and Ubuntu keep each major version apart.
+    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("initdb").exists())
+        .collect();
+    debian.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    if let Some(bin) = debian.pop() {
+        return Ok(bin);
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists());
+    on_path.ok_or_else(|| {
+        "PostgreSQL is not installed, and DATABASE_URL is not set.\n\
+         Install the server, then run this again:\n  \
+         Debian/Ubuntu: sudo apt-get install -y postgresql\n  \
+         Fedora:        sudo dnf install -y postgresql-server\n  \
+         macOS:         brew install postgresql\n\
+         or point DATABASE_URL at a PostgreSQL you already have \
+         (PG_BINDIR names a folder with initdb and pg_ctl, if they are elsewhere)."
+            .to_owned()
+    })
+}
