@@ -101,8 +101,13 @@ impl DevDb {
         let data = self.data();
         let log_arg = log.display().to_string();
         let data_arg = data.display().to_string();
-        self.pg("pg_ctl", &["start", "-w", "-t", "60", "-D", &data_arg, "-l", &log_arg, "-o", &options])
-            .map_err(|e| format!("{e}\nsee {}", log.display()))?;
+        self.pg(
+            "pg_ctl",
+            &[
+                "start", "-w", "-t", "60", "-D", &data_arg, "-l", &log_arg, "-o", &options,
+            ],
+        )
+        .map_err(|e| format!("{e}\nsee {}", log.display()))?;
         self.create_database()?;
         Ok(true)
     }
@@ -117,7 +122,8 @@ impl DevDb {
 
     fn running(&self) -> bool {
         let data = self.data().display().to_string();
-        self.data().join("PG_VERSION").exists() && self.pg("pg_ctl", &["status", "-D", &data]).is_ok()
+        self.data().join("PG_VERSION").exists()
+            && self.pg("pg_ctl", &["status", "-D", &data]).is_ok()
     }
 
     fn init(&self) -> CliResult {
@@ -140,8 +146,17 @@ impl DevDb {
         let result = self.pg(
             "initdb",
             &[
-                "-D", &data, "-U", "postgres", "--pwfile", &pw, "-E", "UTF8", "--locale=C",
-                "--auth-local=trust", "--auth-host=scram-sha-256",
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--pwfile",
+                &pw,
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
             ],
         );
         let _ = fs::remove_file(&init_pwfile);
@@ -154,7 +169,15 @@ impl DevDb {
         let exists = self.pg_output(
             "psql",
             &[
-                "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-tAc",
+                "-h",
+                &socket,
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-tAc",
                 &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
             ],
         )?;
@@ -162,7 +185,15 @@ impl DevDb {
             self.pg(
                 "psql",
                 &[
-                    "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-qc",
+                    "-h",
+                    &socket,
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-qc",
                     &format!("CREATE DATABASE {DATABASE}"),
                 ],
             )?;

@@ -89,7 +89,8 @@ enum DbCommand {
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
-    raw.parse().map_err(|_| "expected admin or analyst".to_owned())
+    raw.parse()
+        .map_err(|_| "expected admin or analyst".to_owned())
 }
 
 /// The local server serves many requests at once, unlike a Lambda instance.
@@ -113,7 +114,9 @@ async fn run(cli: Cli) -> CliResult {
         Command::User(command) => user(command, &pool_from_env()?).await,
         Command::Serve { bind } => {
             let state = AppState::from_env(LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;
-            tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string())
+            tmctl::serve::serve(state, bind)
+                .await
+                .map_err(|e| e.to_string())
         }
         Command::Dev { bind } => dev(bind).await,
         Command::Db(DbCommand::Start) => {
@@ -160,7 +163,10 @@ async fn dev(bind: SocketAddr) -> CliResult {
         Ok(url) if !url.is_empty() => (SecretString::from(url), None),
         _ => {
             let devdb = DevDb::from_env()?;
-            eprintln!("starting a private PostgreSQL in {}", devdb.root().display());
+            eprintln!(
+                "starting a private PostgreSQL in {}",
+                devdb.root().display()
+            );
             let started = devdb.start()?;
             (devdb.url()?, started.then_some(devdb))
         }
@@ -189,7 +195,9 @@ async fn dev_with(url: SecretString, bind: SocketAddr) -> CliResult {
         refresh_ttl: Duration::from_secs(24 * 60 * 60),
     };
     let state = AppState::new(pool, &auth).map_err(|e| e.to_string())?;
-    tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string())
+    tmctl::serve::serve(state, bind)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `admin` and `analyst`, with random passwords shown once, at creation.
@@ -243,5 +251,6 @@ fn write_private(path: &Path, contents: &str) -> CliResult {
         .mode(0o600)
         .open(path)
         .map_err(|e| format!("writing {}: {e}", path.display()))?;
-    file.write_all(contents.as_bytes()).map_err(|e| e.to_string())
+    file.write_all(contents.as_bytes())
+        .map_err(|e| e.to_string())
 }

@@ -25,7 +25,10 @@ pub fn read_new_password() -> CliResult<SecretString> {
         SecretString::from(first)
     } else {
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         let trimmed = line.strip_suffix('\n').unwrap_or(&line);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         SecretString::from(trimmed.to_owned())
@@ -41,9 +44,15 @@ async fn hash(password: SecretString) -> CliResult<String> {
 pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretString) -> CliResult {
     check_username(username)?;
     let phc = hash(password).await?;
-    match store::users::create(db, username, &phc, role).await.map_err(|e| e.to_string())? {
+    match store::users::create(db, username, &phc, role)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Some(user) => {
-            eprintln!("created {} user {:?} (id {})", user.role, user.username, user.id);
+            eprintln!(
+                "created {} user {:?} (id {})",
+                user.role, user.username, user.id
+            );
             Ok(())
         }
         None => Err(format!("a user named {username:?} already exists")),
@@ -52,16 +61,28 @@ pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretStr
 
 pub async fn set_password(db: &PgPool, username: &str, password: SecretString) -> CliResult {
     let phc = hash(password).await?;
-    found(store::users::set_password(db, username, &phc).await, username, "password changed")
+    found(
+        store::users::set_password(db, username, &phc).await,
+        username,
+        "password changed",
+    )
 }
 
 pub async fn set_role(db: &PgPool, username: &str, role: Role) -> CliResult {
-    found(store::users::set_role(db, username, role).await, username, "role changed")
+    found(
+        store::users::set_role(db, username, role).await,
+        username,
+        "role changed",
+    )
 }
 
 pub async fn set_active(db: &PgPool, username: &str, active: bool) -> CliResult {
     let done = if active { "activated" } else { "deactivated" };
-    found(store::users::set_active(db, username, active).await, username, done)
+    found(
+        store::users::set_active(db, username, active).await,
+        username,
+        done,
+    )
 }
 
 fn found(result: sqlx::Result<bool>, username: &str, done: &str) -> CliResult {
@@ -77,7 +98,10 @@ fn found(result: sqlx::Result<bool>, username: &str, done: &str) -> CliResult {
 
 pub async fn list(db: &PgPool) -> CliResult {
     let users = store::users::list(db).await.map_err(|e| e.to_string())?;
-    println!("{:<6} {:<30} {:<8} {:<8} created", "id", "username", "role", "active");
+    println!(
+        "{:<6} {:<30} {:<8} {:<8} created",
+        "id", "username", "role", "active"
+    );
     for u in users {
         println!(
             "{:<6} {:<30} {:<8} {:<8} {}",

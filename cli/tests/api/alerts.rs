@@ -1,0 +1,353 @@
+//! `/api/alerts/`: reading, filtering and triaging alerts.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, results};
+
+/// Ids of the alerts in a list response, in order.
+fn ids(res: &crate::helpers::TestResponse) -> Vec<i64> {
+    results(res)
+        .iter()
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect()
+}
+
+async fn set_status(app: &TestApp, alert: &Value, status: &str) {
+    let res = app
+        .patch(
+            &format!("/api/alerts/{alert}/"),
+            Some(&app.admin),
+            json!({"status": status}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_alert_shows_its_event_id_and_what_the_event_was(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("edr-3", "malware", "Critical").await;
+    let res = app
+        .get(
+            &format!("/api/alerts/{}/", event["alert"]),
+            Some(&app.analyst),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let alert = res.body.as_object().unwrap();
+    let mut keys: Vec<_> = alert.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "created_at",
+            "description",
+            "event",
+            "event_type",
+            "id",
+            "severity",
+            "source",
+            "status",
+            "timestamp",
+            "updated_at"
+        ]
+    );
+    assert_eq!(alert["id"], event["alert"]);
+    assert_eq!(alert["event"], event["id"]);
+    for field in [
+        "source",
+        "event_type",
+        "severity",
+        "description",
+        "timestamp",
+    ] {
+        assert_eq!(alert[field], event[field], "{field}");
+    }
+    assert_eq!(alert["status"], "Open");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn alerts_list_newest_first(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let mut made = Vec::new();
+    for _ in 0..3 {
+        made.push(
+            app.event("s", "intrusion", "High").await["alert"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    let res = app.get("/api/alerts/", Some(&app.analyst)).await;
+    made.reverse();
+    assert_eq!(ids(&res), made);
+    assert_eq!(res.body["count"], 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn alerts_filter_by_severity_status_type_and_source_alone_and_combined(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let a = app.event("ids-1", "intrusion", "High").await["alert"].clone();
+    let b = app.event("ids-1", "malware", "Critical").await["alert"].clone();
+    let c = app.event("edr-2", "anomaly", "High").await["alert"].clone();
+    let d = app.event("edr-2", "intrusion", "Critical").await["alert"].clone();
+    app.event("edr-2", "intrusion", "Low").await;
+    set_status(&app, &b, "Acknowledged").await;
+    set_status(&app, &d, "Resolved").await;
+    let id = |v: &Value| v.as_i64().unwrap();
+
+    let cases: Vec<(&str, Vec<i64>)> = vec![
+        ("", vec![id(&d), id(&c), id(&b), id(&a)]),
+        ("severity=High", vec![id(&c), id(&a)]),
+        ("severity=Critical", vec![id(&d), id(&b)]),
+        ("severity=Low", vec![]),
+        ("status=Open", vec![id(&c), id(&a)]),
+        ("status=Acknowledged", vec![id(&b)]),
+        ("severity=High&status=Open", vec![id(&c), id(&a)]),
+        ("severity=Critical&status=Open", vec![]),
+        ("status=Open,Acknowledged", vec![id(&c), id(&b), id(&a)]),
+        ("status=Open&status=Resolved", vec![id(&d), id(&c), id(&a)]),
+        ("severity=High,Critical&status=Resolved", vec![id(&d)]),
+        ("event_type=intrusion", vec![id(&d), id(&a)]),
+        ("event_type=malware,anomaly", vec![id(&c), id(&b)]),
+        ("source=edr-2", vec![id(&d), id(&c)]),
+        ("source=edr-2&severity=High", vec![id(&c)]),
+        (
+            "source=ids-1&event_type=malware&status=Acknowledged&severity=Critical",
+            vec![id(&b)],
+        ),
+        ("source=nobody", vec![]),
+    ];
+    for (query, expected) in cases {
+        let res = app
+            .get(&format!("/api/alerts/?{query}"), Some(&app.analyst))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{query}");
+        assert_eq!(ids(&res), expected, "{query}");
+        assert_eq!(res.body["count"], expected.len(), "{query}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn alerts_filter_by_creation_time(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let old = app.event("s", "intrusion", "High").await["alert"]
+        .as_i64()
+        .unwrap();
+    let new = app.event("s", "intrusion", "High").await["alert"]
+        .as_i64()
+        .unwrap();
+    sqlx::query("UPDATE alerts SET created_at = '2026-01-01T00:00:00Z' WHERE id = $1")
+        .bind(old)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let cases = [
+        ("since=2026-01-01T00:00:00Z", vec![new, old]),
+        ("since=2026-01-01T00:00:00.000001Z", vec![new]),
+        ("until=2026-01-01T00:00:00Z", vec![old]),
+        ("until=2026-01-01T02:00:00%2B02:00", vec![old]),
+        (
+            "since=2025-12-31T00:00:00Z&until=2026-01-02T00:00:00Z",
+            vec![old],
+        ),
+        (
+            "since=2026-01-02T00:00:00Z&severity=High&status=Open",
+            vec![new],
+        ),
+    ];
+    for (query, expected) in cases {
+        let res = app
+            .get(&format!("/api/alerts/?{query}"), Some(&app.admin))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{query}");
+        assert_eq!(ids(&res), expected, "{query}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_filter_values_are_a_400_not_an_empty_list(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.event("s", "intrusion", "High").await;
+    let cases = [
+        (
+            "severity=Extreme",
+            json!({"severity": ["\"Extreme\" is not a valid choice."]}),
+        ),
+        (
+            "severity=High,Extreme",
+            json!({"severity": ["\"Extreme\" is not a valid choice."]}),
+        ),
+        (
+            "status=Closed",
+            json!({"status": ["\"Closed\" is not a valid choice."]}),
+        ),
+        (
+            "event_type=worm",
+            json!({"event_type": ["\"worm\" is not a valid choice."]}),
+        ),
+        (
+            "since=yesterday",
+            json!({"since": ["Enter a valid date/time in RFC 3339 format, e.g. 2026-01-31T12:00:00Z."]}),
+        ),
+        (
+            "until=2026-13-01T00:00:00Z",
+            json!({"until": ["Enter a valid date/time in RFC 3339 format, e.g. 2026-01-31T12:00:00Z."]}),
+        ),
+        (
+            "since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z",
+            json!({"until": ["Must not be earlier than since."]}),
+        ),
+        (
+            "page_size=0",
+            json!({"page_size": ["A positive integer is required."]}),
+        ),
+        (
+            "severity=Extreme&status=Closed",
+            json!({"severity": ["\"Extreme\" is not a valid choice."], "status": ["\"Closed\" is not a valid choice."]}),
+        ),
+    ];
+    for (query, expected) in cases {
+        let res = app
+            .get(&format!("/api/alerts/?{query}"), Some(&app.analyst))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(res.body, expected, "{query}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn unknown_alert_ids_are_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for id in ["12345", "x", "0"] {
+        let path = format!("/api/alerts/{id}/");
+        assert_eq!(
+            app.get(&path, Some(&app.analyst)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let res = app
+            .patch(&path, Some(&app.admin), json!({"status": "Resolved"}))
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_moves_an_alert_through_its_lifecycle(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    let path = format!("/api/alerts/{}/", event["alert"]);
+    let created = app.get(&path, Some(&app.admin)).await.body;
+    for status in ["Acknowledged", "Resolved", "Open", "Resolved"] {
+        let res = app
+            .patch(&path, Some(&app.admin), json!({"status": status}))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{status}");
+        assert_eq!(res.body["status"], status);
+        assert_eq!(
+            app.get(&path, Some(&app.analyst)).await.body["status"],
+            status
+        );
+    }
+    let last = app.get(&path, Some(&app.admin)).await.body;
+    assert_eq!(last["created_at"], created["created_at"]);
+    assert_ne!(last["updated_at"], created["updated_at"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_resolved_alert_must_be_reopened_before_it_is_acknowledged(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    let path = format!("/api/alerts/{}/", event["alert"]);
+    app.patch(&path, Some(&app.admin), json!({"status": "Resolved"}))
+        .await;
+    let res = app
+        .patch(&path, Some(&app.admin), json!({"status": "Acknowledged"}))
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        res.body,
+        json!({"status": ["Cannot move an alert from Resolved to Acknowledged; reopen it first."]})
+    );
+    assert_eq!(
+        app.get(&path, Some(&app.admin)).await.body["status"],
+        "Resolved"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_alert_updates_are_refused_and_change_nothing(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    let path = format!("/api/alerts/{}/", event["alert"]);
+    let before = app.get(&path, Some(&app.admin)).await.body;
+    let cases = [
+        (
+            json!({"status": "Closed"}),
+            json!({"status": ["\"Closed\" is not a valid choice."]}),
+        ),
+        (
+            json!({"status": "open"}),
+            json!({"status": ["\"open\" is not a valid choice."]}),
+        ),
+        (
+            json!({"status": 1}),
+            json!({"status": ["Not a valid string."]}),
+        ),
+        (
+            json!({"status": null}),
+            json!({"status": ["This field may not be null."]}),
+        ),
+        (
+            json!({"status": "Open\u{0}"}),
+            json!({"status": ["Null characters are not allowed."]}),
+        ),
+        (
+            json!({"assignee": "bob"}),
+            json!({"assignee": ["Unknown field."]}),
+        ),
+    ];
+    for (body, expected) in cases {
+        let res = app.patch(&path, Some(&app.admin), body.clone()).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(res.body, expected, "{body}");
+    }
+    assert_eq!(app.get(&path, Some(&app.admin)).await.body, before);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn read_only_alert_fields_are_ignored(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    let path = format!("/api/alerts/{}/", event["alert"]);
+    let mut sent = app.get(&path, Some(&app.admin)).await.body;
+    sent["severity"] = json!("Low");
+    sent["event"] = json!(12345);
+    sent["status"] = json!("Acknowledged");
+    let res = app.patch(&path, Some(&app.admin), sent).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body["severity"], "High");
+    assert_eq!(res.body["event"], event["id"]);
+    assert_eq!(res.body["status"], "Acknowledged");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn alert_paths_work_without_their_trailing_slash(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    assert_eq!(
+        results(&app.get("/api/alerts", Some(&app.analyst)).await).len(),
+        1
+    );
+    let path = format!("/api/alerts/{}", event["alert"]);
+    assert_eq!(
+        app.get(&path, Some(&app.analyst)).await.status,
+        StatusCode::OK
+    );
+    let res = app
+        .patch(&path, Some(&app.admin), json!({"status": "Resolved"}))
+        .await;
+    assert_eq!(res.body["status"], "Resolved");
+}

@@ -1,0 +1,236 @@
+//! A fresh API per test: the same router `tmctl serve` runs, on a database
+//! that `#[sqlx::test]` creates and migrates for that test alone.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use secrecy::SecretString;
+use serde_json::Value;
+use sqlx::PgPool;
+use tm_shared::AppState;
+use tm_shared::config::AuthSettings;
+use tm_shared::models::Role;
+use tower::ServiceExt;
+
+pub const SECRET: &str = "test-signing-key-that-is-long-enough-0123456789";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub pool: PgPool,
+    router: Router,
+    pub admin: String,
+    pub analyst: String,
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// One argon2 hash of `PASSWORD`, shared by every test in the binary.
+fn password_hash() -> &'static str {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(tm_shared::auth::password::hash(SecretString::from(
+                    PASSWORD,
+                )))
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+pub fn auth_settings(access_ttl: Duration) -> AuthSettings {
+    AuthSettings {
+        jwt_secret: SecretString::from(SECRET),
+        access_ttl,
+        refresh_ttl: Duration::from_secs(3600),
+    }
+}
+
+impl TestApp {
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with_auth(pool, auth_settings(Duration::from_secs(900))).await
+    }
+
+    /// With an `admin` and an `analyst` user, each signed in.
+    pub async fn with_auth(pool: PgPool, auth: AuthSettings) -> Self {
+        let state = AppState::new(pool.clone(), &auth).unwrap();
+        let router = tmctl::app(state.clone());
+        let mut app = Self {
+            pool,
+            router,
+            admin: String::new(),
+            analyst: String::new(),
+        };
+        app.create_user("admin", Role::Admin).await;
+        app.create_user("analyst", Role::Analyst).await;
+        app.admin = app.login("admin").await;
+        app.analyst = app.login("analyst").await;
+        app
+    }
+
+    pub async fn create_user(&self, username: &str, role: Role) -> i64 {
+        tm_shared::store::users::create(&self.pool, username, password_hash(), role)
+            .await
+            .unwrap()
+            .expect("username is free")
+            .id
+    }
+
+    /// Signs in through the API and returns the access token.
+    pub async fn login(&self, username: &str) -> String {
+        let res = self
+            .post(
+                "/api/token/",
+                None,
+                serde_json::json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+        res.body["access"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        if status.is_client_error() || status.is_server_error() {
+            assert_error_body_is_clean(&body);
+        }
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A request with an optional bearer token and raw body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "testserver");
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(content_type) = content_type {
+            builder = builder.header(header::CONTENT_TYPE, content_type);
+        }
+        self.send(builder.body(body.into()).unwrap()).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.call(Method::GET, path, token, None, Body::empty())
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.call(Method::DELETE, path, token, None, Body::empty())
+            .await
+    }
+
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        self.call(
+            method,
+            path,
+            token,
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.json(Method::POST, path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.json(Method::PATCH, path, token, body).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.json(Method::PUT, path, token, body).await
+    }
+
+    /// Creates an event as admin and returns its JSON.
+    pub async fn event(&self, source: &str, event_type: &str, severity: &str) -> Value {
+        let res = self
+            .post(
+                "/api/events/",
+                Some(&self.admin),
+                serde_json::json!({
+                    "source": source, "event_type": event_type,
+                    "severity": severity, "description": format!("{severity} {event_type} from {source}"),
+                }),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{:?}", res.body);
+        res.body
+    }
+
+    pub async fn rows(&self, table: &str) -> i64 {
+        let sql = match table {
+            "events" => "SELECT count(*) FROM events",
+            "alerts" => "SELECT count(*) FROM alerts",
+            other => panic!("no table {other}"),
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+}
+
+/// Error bodies are JSON objects in DRF's shape and carry nothing internal.
+fn assert_error_body_is_clean(body: &Value) {
+    assert!(body.is_object(), "error body is not an object: {body}");
+    let text = body.to_string();
+    for leak in [
+        "sqlx", "SQL", "panicked", "::", "SELECT", "INSERT", "relation", "stack", SECRET, PASSWORD,
+    ] {
+        assert!(!text.contains(leak), "error body leaks {leak:?}: {text}");
+    }
+}
+
+/// The `results` of a page.
+pub fn results(res: &TestResponse) -> &Vec<Value> {
+    res.body["results"].as_array().expect("a page has results")
+}
+
+/// Strips the test server's origin from an absolute link.
+pub fn path_of(link: &Value) -> String {
+    link.as_str()
+        .expect("a link")
+        .strip_prefix("http://testserver")
+        .expect("links are absolute and on this host")
+        .to_owned()
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: every endpoint through the router `tmctl serve` runs,
+//! against a real PostgreSQL with a fresh database per test.
+
+mod alerts;
+mod events;
+mod helpers;
+mod pagination;
+mod requests;
+mod roles;
+mod token;
+mod unavailable;

@@ -1,0 +1,205 @@
+//! Pages in DRF's shape, and event list filters.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::{TestApp, path_of, results};
+
+#[sqlx::test(migrations = "../migrations")]
+async fn following_next_walks_every_item_once_in_order(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let mut made = Vec::new();
+    for i in 0..23 {
+        made.push(
+            app.event(&format!("s{i}"), "anomaly", "Medium").await["id"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    made.reverse();
+
+    let mut seen = Vec::new();
+    let mut path = "/api/events/?page_size=5&severity=Medium".to_owned();
+    let mut pages = 0;
+    loop {
+        let res = app.get(&path, Some(&app.admin)).await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(res.body["count"], 23);
+        pages += 1;
+        if pages == 1 {
+            assert_eq!(res.body["previous"], Value::Null);
+        } else {
+            assert!(res.body["previous"].is_string());
+        }
+        seen.extend(results(&res).iter().map(|e| e["id"].as_i64().unwrap()));
+        match &res.body["next"] {
+            Value::Null => break,
+            link => {
+                let next = path_of(link);
+                assert!(
+                    next.contains("severity=Medium") && next.contains("page_size=5"),
+                    "{next}"
+                );
+                path = next;
+            }
+        }
+    }
+    assert_eq!(pages, 5);
+    assert_eq!(seen, made);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn following_previous_walks_back(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for _ in 0..5 {
+        app.event("s", "intrusion", "High").await;
+    }
+    let last = app
+        .get("/api/alerts/?page_size=2&page=3", Some(&app.analyst))
+        .await;
+    assert_eq!(results(&last).len(), 1);
+    assert_eq!(last.body["next"], Value::Null);
+    let second = app
+        .get(&path_of(&last.body["previous"]), Some(&app.analyst))
+        .await;
+    assert_eq!(results(&second).len(), 2);
+    let first_link = path_of(&second.body["previous"]);
+    assert_eq!(
+        first_link, "/api/alerts/?page_size=2",
+        "page 1 drops the page parameter, as DRF does"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn pages_default_to_20_and_cap_at_100(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    sqlx::query(
+        "INSERT INTO events (source, event_type, severity, description) \
+         SELECT 's', 'anomaly', 'Low', 'bulk' FROM generate_series(1, 120)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let res = app.get("/api/events/", Some(&app.admin)).await;
+    assert_eq!(results(&res).len(), 20);
+    assert_eq!(res.body["count"], 120);
+    let res = app
+        .get("/api/events/?page_size=1000", Some(&app.admin))
+        .await;
+    assert_eq!(results(&res).len(), 100);
+    assert!(path_of(&res.body["next"]).ends_with("page=2"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_page_past_the_end_or_not_a_page_is_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    app.event("s", "intrusion", "High").await;
+    for query in [
+        "page=2",
+        "page=0",
+        "page=-1",
+        "page=x",
+        "page=99999999999999999999",
+    ] {
+        let res = app
+            .get(&format!("/api/alerts/?{query}"), Some(&app.analyst))
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{query}");
+        assert_eq!(res.body, json!({"detail": "Invalid page."}));
+    }
+    let res = app.get("/api/alerts/?page=last", Some(&app.analyst)).await;
+    assert_eq!(res.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_empty_list_is_one_empty_page(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let res = app.get("/api/events/", Some(&app.admin)).await;
+    assert_eq!(
+        res.body,
+        json!({"count": 0, "next": null, "previous": null, "results": []})
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn links_use_the_requests_scheme_and_host(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for _ in 0..3 {
+        app.event("s", "intrusion", "High").await;
+    }
+    let request = Request::builder()
+        .uri("/api/alerts/?page_size=1&status=Open")
+        .header(header::HOST, "abc.execute-api.eu-west-1.amazonaws.com")
+        .header("x-forwarded-proto", "https")
+        .header(header::AUTHORIZATION, format!("Bearer {}", app.analyst))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(request).await;
+    assert_eq!(
+        res.body["next"],
+        "https://abc.execute-api.eu-west-1.amazonaws.com/api/alerts/?page_size=1&status=Open&page=2"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn events_filter_by_severity_type_source_and_time(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let a = app.event("ids-1", "intrusion", "Low").await["id"]
+        .as_i64()
+        .unwrap();
+    let b = app.event("ids-1", "malware", "High").await["id"]
+        .as_i64()
+        .unwrap();
+    let c = app.event("edr-2", "anomaly", "Critical").await["id"]
+        .as_i64()
+        .unwrap();
+    sqlx::query("UPDATE events SET timestamp = '2026-03-01T00:00:00Z' WHERE id = $1")
+        .bind(a)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let cases: Vec<(&str, Vec<i64>)> = vec![
+        ("", vec![c, b, a]),
+        ("severity=Low", vec![a]),
+        ("severity=High,Critical", vec![c, b]),
+        ("severity=High&severity=Low", vec![b, a]),
+        ("event_type=malware", vec![b]),
+        ("event_type=intrusion,anomaly", vec![c, a]),
+        ("source=ids-1", vec![b, a]),
+        ("source=ids-1&severity=High", vec![b]),
+        (
+            "since=2026-03-01T00:00:00Z&until=2026-03-01T00:00:00Z",
+            vec![a],
+        ),
+        ("since=2026-03-02T00:00:00Z", vec![c, b]),
+        ("until=2026-03-02T00:00:00Z&event_type=intrusion", vec![a]),
+        ("severity=", vec![c, b, a]),
+    ];
+    for (query, expected) in cases {
+        let res = app
+            .get(&format!("/api/events/?{query}"), Some(&app.admin))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{query}");
+        let got: Vec<i64> = results(&res)
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{query}");
+        assert_eq!(res.body["count"], expected.len(), "{query}");
+    }
+    for query in [
+        "severity=Extreme",
+        "event_type=x",
+        "since=nope",
+        "page_size=abc",
+        &format!("source={}", "s".repeat(101)),
+    ] {
+        let res = app
+            .get(&format!("/api/events/?{query}"), Some(&app.admin))
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
+    }
+}
