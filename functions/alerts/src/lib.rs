@@ -15,18 +15,16 @@ use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 /// The alerts function's routes. Alerts are created only by the system, so
 /// there is no POST, PUT or DELETE.
 pub fn routes() -> Router<AppState> {
-    let routes = Router::new();
     let routes = route_both(
-        routes,
+        Router::new(),
         "/api/alerts/",
         method_not_allowed(get(list), "GET, HEAD"),
     );
-    let routes = route_both(
+    route_both(
         routes,
         "/api/alerts/{id}/",
         method_not_allowed(get(read).patch(update), "GET, PATCH, HEAD"),
-    );
-    routes
+    )
 }
 
 /// The routes as the function serves them, with the shared fallback and log.

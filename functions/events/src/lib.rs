@@ -15,21 +15,19 @@ use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 /// The events function's routes.
 pub fn routes() -> Router<AppState> {
-    let routes = Router::new();
     let routes = route_both(
-        routes,
+        Router::new(),
         "/api/events/",
         method_not_allowed(get(list).post(create), "GET, POST, HEAD"),
     );
-    let routes = route_both(
+    route_both(
         routes,
         "/api/events/{id}/",
         method_not_allowed(
             get(read).put(replace).patch(update).delete(remove),
             "GET, PUT, PATCH, DELETE, HEAD",
         ),
-    );
-    routes
+    )
 }
 
 /// The routes as the function serves them, with the shared fallback and log.

@@ -15,18 +15,16 @@ use tm_shared::{ApiError, AppState, finish_router, store};
 
 /// The token function's routes.
 pub fn routes() -> Router<AppState> {
-    let routes = Router::new();
     let routes = route_both(
-        routes,
+        Router::new(),
         "/api/token/",
         method_not_allowed(post(obtain), "POST"),
     );
-    let routes = route_both(
+    route_both(
         routes,
         "/api/token/refresh/",
         method_not_allowed(post(refresh), "POST"),
-    );
-    routes
+    )
 }
 
 /// The routes as the function serves them, with the shared fallback and log.
