@@ -61,3 +61,67 @@ pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
     }
     req
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A REST API (v1) proxy event as API Gateway sends it, reduced to what matters here.
+    fn rest_event(path: &str, stage: &str, host: &str) -> LambdaRequest {
+        let event = json!({
+            "resource": "/api/alerts/",
+            "path": path,
+            "httpMethod": "GET",
+            "headers": {"Host": host, "X-Forwarded-Proto": "https"},
+            "multiValueHeaders": {"Host": [host], "X-Forwarded-Proto": ["https"]},
+            "queryStringParameters": {"page": "2"},
+            "multiValueQueryStringParameters": {"page": ["2"]},
+            "requestContext": {
+                "accountId": "123456789012", "resourceId": "r1", "stage": stage,
+                "requestId": "req-1", "identity": {"sourceIp": "203.0.113.1"},
+                "resourcePath": "/api/alerts/", "httpMethod": "GET", "apiId": "abc",
+                "path": format!("/{stage}{path}"),
+            },
+            "body": null,
+            "isBase64Encoded": false,
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid event")
+    }
+
+    #[test]
+    fn the_stage_is_removed_for_routing_and_kept_for_links() {
+        let req = adapt(rest_event(
+            "/api/alerts/",
+            "Prod",
+            "abc.execute-api.eu-west-1.amazonaws.com",
+        ));
+        assert_eq!(req.uri().path(), "/api/alerts/");
+        assert_eq!(req.uri().query(), Some("page=2"));
+        assert_eq!(
+            req.extensions().get::<StagePrefix>().map(|p| p.0.as_str()),
+            Some("/Prod")
+        );
+        assert_eq!(
+            req.extensions().get::<RequestId>().map(|r| r.0.as_str()),
+            Some("req-1")
+        );
+    }
+
+    #[test]
+    fn a_stage_named_like_the_api_root_is_not_mistaken_for_it() {
+        let req = adapt(rest_event(
+            "/api/alerts/",
+            "api",
+            "abc.execute-api.eu-west-1.amazonaws.com",
+        ));
+        assert_eq!(req.uri().path(), "/api/alerts/");
+    }
+
+    #[test]
+    fn a_custom_domain_gets_no_stage_in_its_links() {
+        let req = adapt(rest_event("/api/alerts/", "Prod", "soc.example.com"));
+        assert_eq!(req.uri().path(), "/api/alerts/");
+        assert!(req.extensions().get::<StagePrefix>().is_none());
+    }
+}
