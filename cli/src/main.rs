@@ -98,7 +98,7 @@ const LOCAL_MAX_CONNECTIONS: u32 = 10;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda_http::tracing::init_default_subscriber();
+    tm_shared::telemetry::init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -10,6 +10,7 @@ pub mod lambda;
 pub mod models;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 
 pub use error::{ApiError, FieldErrors};
 pub use state::AppState;

@@ -1,7 +1,7 @@
 //! The `events` Lambda function: state once per cold start, then every request
 //! through the same router the local server serves.
 
-use lambda_http::{Error, run, tracing};
+use lambda_http::{Error, run};
 use tm_shared::AppState;
 
 /// One request at a time per Lambda instance: one connection serves it, and a
@@ -10,7 +10,7 @@ const MAX_CONNECTIONS: u32 = 2;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    tm_shared::telemetry::init();
     let state = AppState::from_env(MAX_CONNECTIONS)?;
     run(tm_shared::lambda::service(events::router(state))).await
 }

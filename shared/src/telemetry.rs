@@ -1,0 +1,104 @@
+//! Logging, set up once per process.
+//!
+//! Like `lambda_http`'s default subscriber, the level comes from
+//! `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` and `AWS_LAMBDA_LOG_FORMAT=JSON`
+//! gives one JSON object per line. Unlike it, the crates that log raw
+//! requests at debug or trace level (the Lambda runtime logs the whole event,
+//! body and `Authorization` header included; hyper logs headers) are held at
+//! `info` whatever level is asked for, so a password or token never reaches
+//! the logs through a verbose setting.
+
+use std::env;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Targets that see raw requests; never more verbose than `info`.
+const CAPPED: &[&str] = &[
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_config",
+];
+
+/// The filter: the asked-for level or directives, then the caps.
+pub fn filter() -> EnvFilter {
+    let asked = env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".to_owned());
+    filter_for(&asked)
+}
+
+fn filter_for(asked: &str) -> EnvFilter {
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse_lossy(asked);
+    for target in CAPPED {
+        if let Ok(cap) = format!("{target}=info").parse() {
+            filter = filter.add_directive(cap);
+        }
+    }
+    filter
+}
+
+/// Logs to stdout, where Lambda and `tmctl` users expect them.
+pub fn init() {
+    init_with_writer(std::io::stdout);
+}
+
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let json = env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_writer(writer)
+        .with_target(false);
+    // `try_init`: a second call (tests) keeps the first subscriber.
+    let _ = if json {
+        builder.json().without_time().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    fn enabled_under(asked: &str, check: impl FnOnce() -> bool) -> bool {
+        let subscriber = tracing_subscriber::registry().with(filter_for(asked));
+        tracing::subscriber::with_default(subscriber, check)
+    }
+
+    #[test]
+    fn request_logging_crates_stay_at_info_even_at_trace() {
+        for asked in ["trace", "lambda_runtime=trace,hyper=trace"] {
+            assert!(!enabled_under(
+                asked,
+                || tracing::enabled!(target: "lambda_runtime", Level::DEBUG)
+            ));
+            assert!(!enabled_under(
+                asked,
+                || tracing::enabled!(target: "hyper", Level::TRACE)
+            ));
+            assert!(enabled_under(
+                asked,
+                || tracing::enabled!(target: "lambda_runtime", Level::INFO)
+            ));
+        }
+        assert!(enabled_under(
+            "trace",
+            || tracing::enabled!(target: "tm_shared", Level::TRACE)
+        ));
+    }
+}
