@@ -56,5 +56,7 @@ CREATE UNIQUE INDEX alerts_event_id_key ON alerts (event_id);
 -- The triage list: `?severity=High&status=Open`, newest first.
 CREATE INDEX alerts_status_severity_created_idx
     ON alerts (status, severity, created_at DESC, id DESC);
+-- `?severity=` alone, without a status.
+CREATE INDEX alerts_severity_created_idx ON alerts (severity, created_at DESC, id DESC);
 -- Unfiltered lists and `since`/`until` on created_at.
 CREATE INDEX alerts_created_id_idx ON alerts (created_at DESC, id DESC);

@@ -31,10 +31,7 @@ impl DevDb {
     /// `TMCTL_DEV_DIR` (default `.dev` in the current folder) and
     /// `TMCTL_DEV_PG_PORT` (default 54329) place it.
     pub fn from_env() -> CliResult<Self> {
-        let root = std::env::var_os("TMCTL_DEV_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(".dev"));
-        let root = std::path::absolute(&root).map_err(|e| e.to_string())?;
+        let mut root = dir_from_env()?;
         let port = match std::env::var("TMCTL_DEV_PG_PORT") {
             Ok(raw) => raw
                 .parse()
@@ -42,6 +39,18 @@ impl DevDb {
             Err(_) => DEFAULT_PORT,
         };
         let run_as = is_root().then_some("postgres");
+        if let Some(user) = run_as
+            && !user_can_enter(user, root.parent().unwrap_or(&root))
+        {
+            // A clone under /root, say: the postgres OS user cannot reach it.
+            let elsewhere = PathBuf::from(format!("/var/tmp/tmctl-dev-{:016x}", fnv1a(&root)));
+            eprintln!(
+                "{user} cannot enter {}; keeping the development cluster in {} instead",
+                root.display(),
+                elsewhere.display()
+            );
+            root = elsewhere;
+        }
         Ok(Self {
             root,
             bin: find_bindir()?,
@@ -256,6 +265,32 @@ impl DevDb {
             ))
         }
     }
+}
+
+/// `TMCTL_DEV_DIR`, or `.dev` in the current folder, made absolute.
+pub fn dir_from_env() -> CliResult<PathBuf> {
+    let dir = std::env::var_os("TMCTL_DEV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".dev"));
+    std::path::absolute(&dir).map_err(|e| e.to_string())
+}
+
+fn user_can_enter(user: &str, dir: &Path) -> bool {
+    Command::new("runuser")
+        .args(["-u", user, "--", "test", "-x"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A stable name for a path (FNV-1a), to give each checkout its own folder.
+fn fnv1a(path: &Path) -> u64 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        })
 }
 
 fn set_mode(path: &Path, mode: u32) -> CliResult {

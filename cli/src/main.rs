@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
@@ -159,8 +158,10 @@ async fn user(command: UserCommand, db: &PgPool) -> CliResult {
 }
 
 async fn dev(bind: SocketAddr) -> CliResult {
-    let (url, started) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (SecretString::from(url), None),
+    let (url, dir, started) = match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            (SecretString::from(url), tmctl::devdb::dir_from_env()?, None)
+        }
         _ => {
             let devdb = DevDb::from_env()?;
             eprintln!(
@@ -168,10 +169,18 @@ async fn dev(bind: SocketAddr) -> CliResult {
                 devdb.root().display()
             );
             let started = devdb.start()?;
-            (devdb.url()?, started.then_some(devdb))
+            let dir = devdb.root().to_owned();
+            (devdb.url()?, dir, started.then_some(devdb))
         }
     };
-    let result = dev_with(url, bind).await;
+    // Ctrl-C during set-up stops here; once serving, the server handles it.
+    let result = tokio::select! {
+        state = dev_state(url, &dir) => match state {
+            Ok(state) => tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        },
+        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+    };
     if let Some(devdb) = started {
         eprintln!("stopping the private PostgreSQL");
         devdb.stop()?;
@@ -179,25 +188,17 @@ async fn dev(bind: SocketAddr) -> CliResult {
     result
 }
 
-async fn dev_with(url: SecretString, bind: SocketAddr) -> CliResult {
-    let settings = DbSettings {
-        url,
-        max_connections: LOCAL_MAX_CONNECTIONS,
-        acquire_timeout: Duration::from_secs(2),
-        statement_timeout: Duration::from_secs(5),
-    };
+/// Migrations, demo users and the state to serve, for `url`.
+async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
+    let settings =
+        DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;
     let pool = tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())?;
     migrate(&pool).await?;
     demo_users(&pool).await?;
-    let auth = AuthSettings {
-        jwt_secret: dev_jwt_secret()?,
-        access_ttl: Duration::from_secs(15 * 60),
-        refresh_ttl: Duration::from_secs(24 * 60 * 60),
-    };
+    let auth =
+        AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?).map_err(|e| e.to_string())?;
     let state = AppState::new(pool, &auth).map_err(|e| e.to_string())?;
-    tmctl::serve::serve(state, bind)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(state.with_request_timeout(settings.request_timeout()))
 }
 
 /// `admin` and `analyst`, with random passwords shown once, at creation.
@@ -225,18 +226,17 @@ async fn demo_users(db: &PgPool) -> CliResult {
 
 /// `JWT_SECRET` if set; otherwise a key generated once and kept in the
 /// development folder, so tokens survive restarts of the dev server.
-fn dev_jwt_secret() -> CliResult<SecretString> {
+fn dev_jwt_secret(dir: &Path) -> CliResult<SecretString> {
     if let Ok(secret) = std::env::var("JWT_SECRET")
         && !secret.is_empty()
     {
         return Ok(SecretString::from(secret));
     }
-    let dir = std::env::var_os("TMCTL_DEV_DIR").unwrap_or_else(|| ".dev".into());
-    let path = Path::new(&dir).join("jwt_secret");
+    let path = dir.join("jwt_secret");
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let secret = tm_shared::auth::jwt::random_hex(32);
     write_private(&path, &secret)?;
     Ok(SecretString::from(secret))

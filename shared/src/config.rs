@@ -28,6 +28,28 @@ pub struct DbSettings {
 }
 
 impl DbSettings {
+    /// Settings for `url`, the rest from `DB_*` variables or their defaults.
+    pub fn from_env_with_url(
+        url: SecretString,
+        default_max_connections: u32,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url,
+            max_connections: number("DB_MAX_CONNECTIONS", default_max_connections)?,
+            acquire_timeout: Duration::from_millis(number("DB_ACQUIRE_TIMEOUT_MS", 2_000)?.into()),
+            statement_timeout: Duration::from_millis(
+                number("DB_STATEMENT_TIMEOUT_MS", 5_000)?.into(),
+            ),
+        })
+    }
+
+    /// The longest a request may take: waiting for a connection, one slow
+    /// statement, and a second for the rest. Past it the answer is a 503,
+    /// even if the database has gone silent mid-query.
+    pub fn request_timeout(&self) -> Duration {
+        self.acquire_timeout + self.statement_timeout + Duration::from_secs(1)
+    }
+
     pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
         // The parse error of a URL may quote it, password included: drop it.
         let options = PgConnectOptions::from_str(self.url.expose_secret())
@@ -58,23 +80,25 @@ impl Config {
     pub fn from_env(default_max_connections: u32) -> Result<Self, ConfigError> {
         Ok(Self {
             db: db_from_env(default_max_connections)?,
-            auth: AuthSettings {
-                jwt_secret: required_secret("JWT_SECRET")?,
-                access_ttl: seconds("ACCESS_TOKEN_LIFETIME", 15 * 60)?,
-                refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
-            },
+            auth: AuthSettings::from_env_with_secret(required_secret("JWT_SECRET")?)?,
+        })
+    }
+}
+
+impl AuthSettings {
+    /// Settings for `jwt_secret`, lifetimes from the environment or defaults.
+    pub fn from_env_with_secret(jwt_secret: SecretString) -> Result<Self, ConfigError> {
+        Ok(Self {
+            jwt_secret,
+            access_ttl: seconds("ACCESS_TOKEN_LIFETIME", 15 * 60)?,
+            refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
         })
     }
 }
 
 /// Only the database settings, for commands that do not serve the API.
 pub fn db_from_env(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
-    Ok(DbSettings {
-        url: required_secret("DATABASE_URL")?,
-        max_connections: number("DB_MAX_CONNECTIONS", default_max_connections)?,
-        acquire_timeout: Duration::from_millis(number("DB_ACQUIRE_TIMEOUT_MS", 2_000)?.into()),
-        statement_timeout: Duration::from_millis(number("DB_STATEMENT_TIMEOUT_MS", 5_000)?.into()),
-    })
+    DbSettings::from_env_with_url(required_secret("DATABASE_URL")?, default_max_connections)
 }
 
 fn required_secret(name: &'static str) -> Result<SecretString, ConfigError> {

@@ -168,11 +168,14 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// SQLSTATE class 08 (connection exception), 53 (insufficient resources),
-/// 57 (operator intervention: shutdown, statement timeout) are the database
-/// being unavailable or slow, not a bug: the client may retry.
+/// SQLSTATE class 08 (connection exception), 40 (serialization failure,
+/// deadlock), 53 (insufficient resources) and 57 (operator intervention:
+/// shutdown, statement timeout) are the database being unavailable, busy or
+/// slow, not a bug: the client may retry.
 fn is_transient_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || code.starts_with("53") || code.starts_with("57")
+    ["08", "40", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -204,6 +207,7 @@ mod tests {
         assert!(is_transient_sqlstate("57014")); // statement timeout
         assert!(is_transient_sqlstate("57P01")); // admin shutdown
         assert!(is_transient_sqlstate("53300")); // too many connections
+        assert!(is_transient_sqlstate("40P01")); // deadlock
         assert!(!is_transient_sqlstate("23505")); // unique violation is a bug here
     }
 

@@ -1,6 +1,7 @@
 //! What every request handler shares, built once per cold start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 
@@ -12,7 +13,12 @@ use crate::db;
 pub struct AppState {
     pub db: PgPool,
     pub jwt: Arc<JwtKeys>,
+    /// Past this a request is answered 503 (see `DbSettings::request_timeout`).
+    pub request_timeout: Duration,
 }
+
+/// The request timeout for the default database settings (2 s + 5 s + 1 s).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl AppState {
     pub fn new(db: PgPool, auth: &AuthSettings) -> Result<Self, WeakSecret> {
@@ -20,7 +26,13 @@ impl AppState {
         Ok(Self {
             db,
             jwt: Arc::new(jwt),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         })
+    }
+
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     /// Reads configuration from the environment and builds the state.

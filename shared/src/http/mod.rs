@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod body;
+pub mod deadline;
 pub mod fields;
 pub mod pagination;
 pub mod path;

@@ -87,9 +87,22 @@ pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
 /// Changes the fields given. The alert's copy of the severity follows the
 /// event's, and raising the severity to High or Critical raises the event's
 /// alert if it has none (the unique index on `alerts.event_id` makes that
-/// exactly one, whatever runs concurrently). `None` if there is no such event.
+/// exactly one). `None` if there is no such event.
+///
+/// The event row is locked first, in its own statement: the write below then
+/// takes its snapshot after any concurrent writer to this event committed,
+/// so it sees the alert such a writer raised and keeps its severity in step.
 pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Result<Option<Event>> {
-    sqlx::query_as(
+    let mut tx = db.begin().await?;
+    let exists: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let event = sqlx::query_as(
         "WITH e AS ( \
              UPDATE events SET \
                  source = COALESCE($2, source), \
@@ -116,8 +129,10 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
     .bind(changes.event_type)
     .bind(changes.severity)
     .bind(changes.description.as_deref())
-    .fetch_optional(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(event))
 }
 
 /// Deletes an event and, by cascade, its alert. `false` if there was none.
