@@ -79,9 +79,14 @@ async fn alerts_list_newest_first(pool: PgPool) {
                 .unwrap(),
         );
     }
+    // The newest id gets the oldest creation time: order is by time, not id.
+    sqlx::query("UPDATE alerts SET created_at = created_at - interval '1 hour' WHERE id = $1")
+        .bind(made[2])
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let res = app.get("/api/alerts/", Some(&app.analyst)).await;
-    made.reverse();
-    assert_eq!(ids(&res), made);
+    assert_eq!(ids(&res), [made[1], made[0], made[2]]);
     assert_eq!(res.body["count"], 3);
 }
 

@@ -307,3 +307,30 @@ async fn every_event_path_works_without_its_trailing_slash(pool: PgPool) {
         StatusCode::NO_CONTENT
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_severity_changes_leave_one_alert_in_step_with_its_event(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for round in 0..10 {
+        let event = app.event(&format!("r{round}"), "anomaly", "Low").await;
+        let path = format!("/api/events/{}/", event["id"]);
+        let changes = ["High", "Critical", "Medium", "High", "Critical"].map(|severity| {
+            app.patch(&path, Some(&app.admin), json!({"severity": severity}))
+        });
+        for res in futures_util::future::join_all(changes).await {
+            assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
+        }
+        let (alerts, in_step): (i64, bool) = sqlx::query_as(
+            "SELECT count(a.id), bool_and(a.severity = e.severity) \
+             FROM events e JOIN alerts a ON a.event_id = e.id WHERE e.id = $1",
+        )
+        .bind(event["id"].as_i64().unwrap())
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        assert_eq!(alerts, 1, "round {round}: one alert for the event");
+        assert!(in_step, "round {round}: the alert's severity is the event's");
+        let read = app.get(&path, Some(&app.admin)).await;
+        assert!(read.body["alert"].is_i64());
+    }
+}

@@ -51,23 +51,30 @@ fn password_hash() -> &'static str {
     })
 }
 
-pub fn auth_settings(access_ttl: Duration) -> AuthSettings {
+pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(SECRET),
         access_ttl,
-        refresh_ttl: Duration::from_secs(3600),
+        refresh_ttl,
     }
 }
 
 impl TestApp {
     pub async fn new(pool: PgPool) -> Self {
-        Self::with_auth(pool, auth_settings(Duration::from_secs(900))).await
+        let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(3600));
+        Self::with_auth(pool, auth).await
     }
 
     /// With an `admin` and an `analyst` user, each signed in.
     pub async fn with_auth(pool: PgPool, auth: AuthSettings) -> Self {
         let state = AppState::new(pool.clone(), &auth).unwrap();
-        let router = tmctl::app(state.clone());
+        Self::with_state(pool, state).await
+    }
+
+    /// Serving `state`, whose pool may differ from `pool` (the test's own,
+    /// used for setting up and checking).
+    pub async fn with_state(pool: PgPool, state: AppState) -> Self {
+        let router = tmctl::app(state);
         let mut app = Self {
             pool,
             router,

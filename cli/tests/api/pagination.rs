@@ -203,3 +203,33 @@ async fn events_filter_by_severity_type_source_and_time(pool: PgPool) {
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn events_list_newest_timestamp_first_not_highest_id(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let a = app.event("a", "intrusion", "Low").await["id"]
+        .as_i64()
+        .unwrap();
+    let b = app.event("b", "intrusion", "Low").await["id"]
+        .as_i64()
+        .unwrap();
+    let c = app.event("c", "intrusion", "Low").await["id"]
+        .as_i64()
+        .unwrap();
+    sqlx::query("UPDATE events SET timestamp = timestamp - interval '1 day' WHERE id = $1")
+        .bind(c)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let res = app.get("/api/events/?page_size=2", Some(&app.admin)).await;
+    let first: Vec<i64> = results(&res)
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    let res = app.get(&path_of(&res.body["next"]), Some(&app.admin)).await;
+    let second: Vec<i64> = results(&res)
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!((first, second), (vec![b, a], vec![c]));
+}

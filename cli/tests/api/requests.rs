@@ -122,6 +122,28 @@ async fn bad_event_bodies_are_refused_on_create_put_and_patch_and_store_nothing(
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn creating_an_event_requires_every_field(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let all = ["source", "event_type", "severity", "description"];
+    let res = app.post("/api/events/", Some(&app.admin), json!({})).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let expected: serde_json::Map<String, Value> = all
+        .iter()
+        .map(|f| (f.to_string(), json!(["This field is required."])))
+        .collect();
+    assert_eq!(res.body, Value::Object(expected));
+    for missing in all {
+        let mut body = valid();
+        body.as_object_mut().unwrap().remove(missing);
+        let res = app.post("/api/events/", Some(&app.admin), body).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{missing}");
+        assert_eq!(res.body, json!({missing: ["This field is required."]}));
+    }
+    assert_eq!(app.rows("events").await, 0);
+    assert_eq!(app.rows("alerts").await, 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn limits_are_inclusive(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let body = json!({

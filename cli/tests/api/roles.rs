@@ -91,6 +91,19 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
                 ["anonymous", "analyst", "admin"][who],
                 res.body
             );
+            if res.status == StatusCode::METHOD_NOT_ALLOWED {
+                let allow = res
+                    .headers
+                    .get("allow")
+                    .expect("a 405 says what is allowed");
+                let expected = match case.path {
+                    "/api/events/" => "GET, POST, HEAD",
+                    "/api/events/{event}/" => "GET, PUT, PATCH, DELETE, HEAD",
+                    "/api/alerts/" => "GET, HEAD",
+                    _ => "GET, PATCH, HEAD",
+                };
+                assert_eq!(allow, expected, "{} {}", case.method, case.path);
+            }
             if !res.status.is_success() {
                 let after = (app.rows("events").await, app.rows("alerts").await);
                 assert_eq!(

@@ -231,12 +231,14 @@ async fn a_role_change_applies_to_existing_tokens(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_expired_access_token_is_refused(pool: PgPool) {
-    let app = TestApp::with_auth(pool, auth_settings(Duration::from_secs(1))).await;
+    let auth = auth_settings(Duration::from_secs(2), Duration::from_secs(3600));
+    let app = TestApp::with_auth(pool, auth).await;
     assert_eq!(
         app.get("/api/alerts/", Some(&app.analyst)).await.status,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Expiry is in whole seconds and refused only once strictly past.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let res = app.get("/api/alerts/", Some(&app.analyst)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(res.headers.contains_key(header::WWW_AUTHENTICATE));
@@ -343,4 +345,28 @@ async fn the_token_endpoints_take_only_post(pool: PgPool) {
         let res = app.json(Method::PUT, path, None, json!({})).await;
         assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_expired_refresh_token_is_refused(pool: PgPool) {
+    let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(2));
+    let app = TestApp::with_auth(pool, auth).await;
+    let pair = app
+        .post(
+            "/api/token/",
+            None,
+            json!({"username": "admin", "password": PASSWORD}),
+        )
+        .await;
+    let body = json!({"refresh": pair.body["refresh"]});
+    assert_eq!(
+        app.post("/api/token/refresh/", None, body.clone())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let res = app.post("/api/token/refresh/", None, body).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.body["code"], "token_not_valid");
 }
