@@ -314,9 +314,8 @@ async fn concurrent_severity_changes_leave_one_alert_in_step_with_its_event(pool
     for round in 0..10 {
         let event = app.event(&format!("r{round}"), "anomaly", "Low").await;
         let path = format!("/api/events/{}/", event["id"]);
-        let changes = ["High", "Critical", "Medium", "High", "Critical"].map(|severity| {
-            app.patch(&path, Some(&app.admin), json!({"severity": severity}))
-        });
+        let changes = ["High", "Critical", "Medium", "High", "Critical"]
+            .map(|severity| app.patch(&path, Some(&app.admin), json!({"severity": severity})));
         for res in futures_util::future::join_all(changes).await {
             assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
         }
@@ -329,7 +328,10 @@ async fn concurrent_severity_changes_leave_one_alert_in_step_with_its_event(pool
         .await
         .unwrap();
         assert_eq!(alerts, 1, "round {round}: one alert for the event");
-        assert!(in_step, "round {round}: the alert's severity is the event's");
+        assert!(
+            in_step,
+            "round {round}: the alert's severity is the event's"
+        );
         let read = app.get(&path, Some(&app.admin)).await;
         assert!(read.body["alert"].is_i64());
     }

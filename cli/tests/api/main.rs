@@ -7,5 +7,6 @@ mod helpers;
 mod pagination;
 mod requests;
 mod roles;
+mod tmctl_cli;
 mod token;
 mod unavailable;
