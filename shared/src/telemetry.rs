@@ -9,6 +9,7 @@
 //! the logs through a verbose setting.
 
 use std::env;
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
@@ -47,12 +48,13 @@ fn filter_for(asked: &str) -> EnvFilter {
     filter
 }
 
-/// Logs to stdout, where Lambda and `tmctl` users expect them.
+/// Logs to stdout, where Lambda and `tmctl` users expect them; colours only
+/// on a terminal, never in CloudWatch.
 pub fn init() {
-    init_with_writer(std::io::stdout);
+    init_with_writer(std::io::stdout, std::io::stdout().is_terminal());
 }
 
-pub fn init_with_writer<W>(writer: W)
+pub fn init_with_writer<W>(writer: W, ansi: bool)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -60,6 +62,7 @@ where
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_writer(writer)
+        .with_ansi(ansi)
         .with_target(false);
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = if json {
