@@ -136,7 +136,7 @@ impl DevDb {
     }
 
     fn init(&self) -> CliResult {
-        let password = crate::users::generated_password();
+        let password = tm_shared::accounts::generated_password();
         let pwfile = self.password_file();
         fs::write(&pwfile, password.expose_secret()).map_err(|e| e.to_string())?;
         set_mode(&pwfile, 0o600)?;

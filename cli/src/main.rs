@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
-use tm_shared::AppState;
 use tm_shared::config::{self, AuthSettings, DbSettings};
 use tm_shared::models::Role;
+use tm_shared::{AppState, accounts};
 use tmctl::devdb::DevDb;
 use tmctl::users::{self, CliResult};
 
@@ -148,11 +148,22 @@ async fn user(command: UserCommand, db: &PgPool) -> CliResult {
             users::create(db, &username, role, users::read_new_password()?).await
         }
         UserCommand::SetPassword { username } => {
-            users::set_password(db, &username, users::read_new_password()?).await
+            let password = users::read_new_password()?;
+            let done = accounts::set_password(db, &username, password).await;
+            users::changed(done, &username, "password changed")
         }
-        UserCommand::SetRole { username, role } => users::set_role(db, &username, role).await,
-        UserCommand::Deactivate { username } => users::set_active(db, &username, false).await,
-        UserCommand::Activate { username } => users::set_active(db, &username, true).await,
+        UserCommand::SetRole { username, role } => {
+            let done = accounts::set_role(db, &username, role).await;
+            users::changed(done, &username, "role changed")
+        }
+        UserCommand::Deactivate { username } => {
+            let done = accounts::set_active(db, &username, false).await;
+            users::changed(done, &username, "deactivated")
+        }
+        UserCommand::Activate { username } => {
+            let done = accounts::set_active(db, &username, true).await;
+            users::changed(done, &username, "activated")
+        }
         UserCommand::List => users::list(db).await,
     }
 }
@@ -215,7 +226,7 @@ async fn demo_users(db: &PgPool) -> CliResult {
             );
             continue;
         }
-        let password = users::generated_password();
+        let password = accounts::generated_password();
         users::create(db, username, role, password.clone()).await?;
         println!("demo {role} credentials (shown once):");
         println!("  username: {username}");

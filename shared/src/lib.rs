@@ -1,6 +1,7 @@
 //! The library the `token`, `events` and `alerts` functions share: configuration,
 //! authentication, domain models, errors, HTTP helpers and PostgreSQL access.
 
+pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod db;

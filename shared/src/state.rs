@@ -37,7 +37,16 @@ impl AppState {
 
     /// Reads configuration from the environment and builds the state.
     pub fn from_env(default_max_connections: u32) -> Result<Self, ConfigError> {
-        let config = Config::from_env(default_max_connections)?;
+        Self::from_config(Config::from_env(default_max_connections)?)
+    }
+
+    /// Reads configuration from the environment or Secrets Manager (see
+    /// [`Config::load`]) and builds the state: what a cold start does.
+    pub async fn load(default_max_connections: u32) -> Result<Self, ConfigError> {
+        Self::from_config(Config::load(default_max_connections).await?)
+    }
+
+    fn from_config(config: Config) -> Result<Self, ConfigError> {
         let pool = db::lazy_pool(&config.db)?;
         Self::new(pool, &config.auth).map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests: every endpoint through the router `tmctl serve` runs,
 //! against a real PostgreSQL with a fresh database per test.
 
+mod admin_fn;
 mod alerts;
 mod events;
 mod helpers;

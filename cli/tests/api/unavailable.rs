@@ -10,14 +10,14 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tm_shared::AppState;
 use tm_shared::auth::jwt::TokenType;
-use tm_shared::config::DbSettings;
+use tm_shared::config::{DbSettings, DbTarget};
 use tm_shared::models::Role;
 
 use crate::helpers::{TestApp, auth_settings};
 
 fn settings(url: &str) -> DbSettings {
     DbSettings {
-        url: SecretString::from(url.to_owned()),
+        target: DbTarget::Url(SecretString::from(url.to_owned())),
         max_connections: 1,
         acquire_timeout: Duration::from_millis(500),
         statement_timeout: Duration::from_millis(500),

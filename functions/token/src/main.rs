@@ -4,13 +4,13 @@
 use lambda_http::{Error, run};
 use tm_shared::AppState;
 
-/// One request at a time per Lambda instance: one connection serves it, and a
-/// second covers a connection being replaced.
-const MAX_CONNECTIONS: u32 = 2;
+/// A Lambda instance serves one request at a time, and a request uses one
+/// connection at a time: more would only take PostgreSQL connection slots.
+const MAX_CONNECTIONS: u32 = 1;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tm_shared::telemetry::init();
-    let state = AppState::from_env(MAX_CONNECTIONS)?;
+    let state = AppState::load(MAX_CONNECTIONS).await?;
     run(tm_shared::lambda::service(token::router(state))).await
 }

@@ -1,12 +1,15 @@
-//! Configuration, read once per cold start from the environment.
-//! Secrets are held as `SecretString` and never appear in `Debug` or logs.
+//! Configuration, read once per cold start: from environment variables
+//! locally, from Secrets Manager in AWS (see [`secrets`]). Secrets are held as
+//! `SecretString` and never appear in `Debug` output, logs or errors.
+
+pub mod secrets;
 
 use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 /// Why configuration could not be loaded. Messages name the variable, never its value.
 #[derive(Debug, thiserror::Error)]
@@ -15,11 +18,32 @@ pub enum ConfigError {
     Missing(&'static str),
     #[error("{0} is not valid: {1}")]
     Invalid(&'static str, String),
+    #[error("the secret named by {0} could not be read: {1}")]
+    Secret(&'static str, String),
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DbTarget {
+    /// `DATABASE_URL`, password included.
+    Url(SecretString),
+    /// Pieces, as a Secrets Manager database secret gives them.
+    Parts(DbParts),
+}
+
+#[derive(Debug, Clone)]
+pub struct DbParts {
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    pub username: String,
+    pub password: SecretString,
+    pub ssl_mode: PgSslMode,
 }
 
 #[derive(Debug, Clone)]
 pub struct DbSettings {
-    pub url: SecretString,
+    pub target: DbTarget,
     pub max_connections: u32,
     /// How long a request waits for a connection before answering 503.
     pub acquire_timeout: Duration,
@@ -33,8 +57,15 @@ impl DbSettings {
         url: SecretString,
         default_max_connections: u32,
     ) -> Result<Self, ConfigError> {
+        Self::from_env_with_target(DbTarget::Url(url), default_max_connections)
+    }
+
+    pub fn from_env_with_target(
+        target: DbTarget,
+        default_max_connections: u32,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
-            url,
+            target,
             max_connections: number("DB_MAX_CONNECTIONS", default_max_connections)?,
             acquire_timeout: Duration::from_millis(number("DB_ACQUIRE_TIMEOUT_MS", 2_000)?.into()),
             statement_timeout: Duration::from_millis(
@@ -51,9 +82,18 @@ impl DbSettings {
     }
 
     pub fn connect_options(&self) -> Result<PgConnectOptions, ConfigError> {
-        // The parse error of a URL may quote it, password included: drop it.
-        let options = PgConnectOptions::from_str(self.url.expose_secret())
-            .map_err(|_| ConfigError::Invalid("DATABASE_URL", "not a PostgreSQL URL".into()))?;
+        let options = match &self.target {
+            // The parse error of a URL may quote it, password included: drop it.
+            DbTarget::Url(url) => PgConnectOptions::from_str(url.expose_secret())
+                .map_err(|_| ConfigError::Invalid("DATABASE_URL", "not a PostgreSQL URL".into()))?,
+            DbTarget::Parts(parts) => PgConnectOptions::new_without_pgpass()
+                .host(&parts.host)
+                .port(parts.port)
+                .database(&parts.database)
+                .username(&parts.username)
+                .password(parts.password.expose_secret())
+                .ssl_mode(parts.ssl_mode),
+        };
         let statement_timeout = self.statement_timeout.as_millis().to_string();
         Ok(options
             .application_name("threat-monitoring")
@@ -75,6 +115,38 @@ pub struct Config {
 }
 
 impl Config {
+    /// Everything the API needs: from the environment where it says so
+    /// (`DATABASE_URL`, `JWT_SECRET`), else from the Secrets Manager secrets
+    /// named by `DB_SECRET_ARN` and `JWT_SECRET_ARN`, fetched together.
+    pub async fn load(default_max_connections: u32) -> Result<Self, ConfigError> {
+        let url = optional("DATABASE_URL").map(SecretString::from);
+        let jwt = optional("JWT_SECRET").map(SecretString::from);
+        let (target, jwt_secret) = match (url, jwt) {
+            (Some(url), Some(jwt)) => (DbTarget::Url(url), jwt),
+            (url, jwt) => {
+                let client = secrets::SecretsClient::from_env()?;
+                let target = async {
+                    match url {
+                        Some(url) => Ok(DbTarget::Url(url)),
+                        None => client.db_target().await,
+                    }
+                };
+                let jwt = async {
+                    match jwt {
+                        Some(jwt) => Ok(jwt),
+                        None => client.jwt_secret().await,
+                    }
+                };
+                let (target, jwt) = tokio::join!(target, jwt);
+                (target?, jwt?)
+            }
+        };
+        Ok(Self {
+            db: DbSettings::from_env_with_target(target, default_max_connections)?,
+            auth: AuthSettings::from_env_with_secret(jwt_secret)?,
+        })
+    }
+
     /// Everything the API needs. `default_max_connections` differs between a
     /// Lambda instance (one request at a time) and the local server.
     pub fn from_env(default_max_connections: u32) -> Result<Self, ConfigError> {
@@ -99,6 +171,20 @@ impl AuthSettings {
 /// Only the database settings, for commands that do not serve the API.
 pub fn db_from_env(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
     DbSettings::from_env_with_url(required_secret("DATABASE_URL")?, default_max_connections)
+}
+
+/// Database settings alone, from `DATABASE_URL` or else `DB_SECRET_ARN`.
+pub async fn load_db(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
+    let target = match optional("DATABASE_URL") {
+        Some(url) => DbTarget::Url(SecretString::from(url)),
+        None => secrets::SecretsClient::from_env()?.db_target().await?,
+    };
+    DbSettings::from_env_with_target(target, default_max_connections)
+}
+
+/// A variable's value, if set and not empty.
+fn optional(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn required_secret(name: &'static str) -> Result<SecretString, ConfigError> {

@@ -1,0 +1,128 @@
+//! The CloudFormation custom resource that runs migrations on every deploy.
+//!
+//! CloudFormation sends `Create`, `Update` or `Delete` and waits for an
+//! answer PUT to the pre-signed `ResponseURL`; until it arrives the stack
+//! waits, so the answer is sent whatever happens, failures included.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, Uri};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::{Admin, AdminError, Outcome};
+
+/// The name CloudFormation keeps for the resource; constant, so an update
+/// never looks like a replacement.
+const PHYSICAL_ID: &str = "threat-monitoring-migrations";
+
+/// Migrations must finish well inside the function's 120 s timeout, so that
+/// a FAILED answer still gets out if the database hangs.
+const MIGRATION_DEADLINE: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CustomResourceRequest {
+    pub request_type: RequestType,
+    #[serde(rename = "ResponseURL")]
+    pub response_url: String,
+    pub stack_id: String,
+    pub request_id: String,
+    pub logical_resource_id: String,
+    pub physical_resource_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum RequestType {
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CustomResourceResponse<'a> {
+    status: &'static str,
+    reason: String,
+    physical_resource_id: &'a str,
+    stack_id: &'a str,
+    request_id: &'a str,
+    logical_resource_id: &'a str,
+    data: Value,
+}
+
+pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
+    let result = match request.request_type {
+        // Deleting the stack keeps the data: the database has its own
+        // deletion policy (a final snapshot).
+        RequestType::Delete => Ok(json!({})),
+        RequestType::Create | RequestType::Update => {
+            match tokio::time::timeout(MIGRATION_DEADLINE, admin.migrate()).await {
+                Ok(Ok(count)) => Ok(json!({ "Migrations": count })),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(AdminError("migrations did not finish in 90 s".into())),
+            }
+        }
+    };
+    let (status, reason, data) = match &result {
+        Ok(data) => ("SUCCESS", "migrations applied".to_owned(), data.clone()),
+        Err(e) => ("FAILED", e.to_string(), json!({})),
+    };
+    tracing::info!(request_type = ?request.request_type, status, "custom resource");
+    let response = CustomResourceResponse {
+        status,
+        reason,
+        physical_resource_id: request
+            .physical_resource_id
+            .as_deref()
+            .unwrap_or(PHYSICAL_ID),
+        stack_id: &request.stack_id,
+        request_id: &request.request_id,
+        logical_resource_id: &request.logical_resource_id,
+        data,
+    };
+    let body = serde_json::to_vec(&response).map_err(|e| AdminError(e.to_string()))?;
+    put(&request.response_url, body).await?;
+    result.map(|data| json!({ "Status": status, "Data": data }))
+}
+
+/// PUTs the answer. HTTPS always, except to loopback (the tests' listener).
+async fn put(url: &str, body: Vec<u8>) -> Result<(), AdminError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| AdminError("ResponseURL is not a URL".into()))?;
+    let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if uri.scheme_str() != Some("https") && !loopback {
+        return Err(AdminError("ResponseURL must be https".into()));
+    }
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|e| AdminError(format!("TLS roots: {e}")))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    // No Content-Type: the URL was signed without one.
+    let request = Request::builder()
+        .method(Method::PUT)
+        .uri(uri)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| AdminError(e.to_string()))?;
+    let response = tokio::time::timeout(Duration::from_secs(20), client.request(request))
+        .await
+        .map_err(|_| AdminError("answering CloudFormation timed out".into()))?
+        .map_err(|e| AdminError(format!("answering CloudFormation: {e}")))?;
+    let status = response.status();
+    let _ = response.into_body().collect().await;
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(AdminError(format!(
+            "CloudFormation's URL answered {status}"
+        )))
+    }
+}

@@ -1,0 +1,187 @@
+//! The admin function. It is never behind the API: CloudFormation invokes it
+//! as a custom resource on every deploy to run the migrations (before the API
+//! functions get new code), and operators invoke it directly for what
+//! `tmctl` does locally:
+//!
+//! ```text
+//! sam remote invoke AdminFunction --event '{"command": "user-create", "username": "alice", "role": "admin"}'
+//! ```
+//!
+//! Passwords are never sent to it: `user-create` and `user-set-password`
+//! generate one and return it in the invocation's response, once. Nothing it
+//! returns is logged.
+
+mod custom_resource;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tm_shared::accounts;
+use tm_shared::config::{ConfigError, load_db};
+use tm_shared::models::Role;
+use tm_shared::store;
+
+pub use custom_resource::CustomResourceRequest;
+
+pub struct Admin {
+    pub db: PgPool,
+}
+
+/// An operator's command, as `{"command": "...", ...}`.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Command {
+    Migrate,
+    UserCreate { username: String, role: Role },
+    UserSetPassword { username: String },
+    UserSetRole { username: String, role: Role },
+    UserDeactivate { username: String },
+    UserActivate { username: String },
+    UserList,
+}
+
+/// What the function says back; `Err` makes the invocation fail visibly.
+pub type Outcome = Result<Value, AdminError>;
+
+/// A failure, in words for the operator or the CloudFormation console.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdminError(pub String);
+
+impl From<AdminError> for lambda_runtime::Diagnostic {
+    fn from(err: AdminError) -> Self {
+        Self {
+            error_type: "AdminError".into(),
+            error_message: err.0,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct UserRow {
+    username: String,
+    role: Role,
+    is_active: bool,
+}
+
+impl Admin {
+    pub async fn load(max_connections: u32) -> Result<Self, ConfigError> {
+        let settings = load_db(max_connections).await?;
+        Ok(Self {
+            db: tm_shared::db::lazy_pool(&settings)?,
+        })
+    }
+
+    /// Routes an invocation: a CloudFormation custom resource event, or a command.
+    pub async fn handle(&self, event: Value) -> Outcome {
+        if event.get("ResponseURL").is_some() {
+            let request: CustomResourceRequest = serde_json::from_value(event)
+                .map_err(|e| AdminError(format!("not a custom resource event: {e}")))?;
+            return custom_resource::respond(self, request).await;
+        }
+        let command: Command = serde_json::from_value(event)
+            .map_err(|e| AdminError(format!("unknown command: {e}")))?;
+        self.run(command).await
+    }
+
+    pub async fn migrate(&self) -> Result<usize, AdminError> {
+        tm_shared::db::MIGRATOR
+            .run(&self.db)
+            .await
+            .map_err(|e| AdminError(format!("migrating: {e}")))?;
+        Ok(tm_shared::db::MIGRATOR.iter().count())
+    }
+
+    pub async fn run(&self, command: Command) -> Outcome {
+        let err = |e: accounts::AccountError| AdminError(e.to_string());
+        match command {
+            Command::Migrate => Ok(json!({ "migrations": self.migrate().await? })),
+            Command::UserCreate { username, role } => {
+                let password = accounts::generated_password();
+                let user = accounts::create(&self.db, &username, role, password.clone())
+                    .await
+                    .map_err(err)?;
+                Ok(json!({
+                    "username": user.username,
+                    "role": user.role,
+                    "password": secrecy::ExposeSecret::expose_secret(&password),
+                }))
+            }
+            Command::UserSetPassword { username } => {
+                let password = accounts::generated_password();
+                accounts::set_password(&self.db, &username, password.clone())
+                    .await
+                    .map_err(err)?;
+                Ok(json!({
+                    "username": username,
+                    "password": secrecy::ExposeSecret::expose_secret(&password),
+                }))
+            }
+            Command::UserSetRole { username, role } => {
+                accounts::set_role(&self.db, &username, role)
+                    .await
+                    .map_err(err)?;
+                Ok(json!({ "username": username, "role": role }))
+            }
+            Command::UserDeactivate { username } => {
+                accounts::set_active(&self.db, &username, false)
+                    .await
+                    .map_err(err)?;
+                Ok(json!({ "username": username, "is_active": false }))
+            }
+            Command::UserActivate { username } => {
+                accounts::set_active(&self.db, &username, true)
+                    .await
+                    .map_err(err)?;
+                Ok(json!({ "username": username, "is_active": true }))
+            }
+            Command::UserList => {
+                let users = store::users::list(&self.db)
+                    .await
+                    .map_err(|e| AdminError(format!("listing users: {e}")))?;
+                let rows: Vec<UserRow> = users
+                    .into_iter()
+                    .map(|u| UserRow {
+                        username: u.username,
+                        role: u.role,
+                        is_active: u.is_active,
+                    })
+                    .collect();
+                Ok(json!({ "users": rows }))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_from_their_json() {
+        let c: Command = serde_json::from_value(
+            json!({"command": "user-create", "username": "a", "role": "analyst"}),
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            Command::UserCreate {
+                username: "a".into(),
+                role: Role::Analyst
+            }
+        );
+        assert!(
+            serde_json::from_value::<Command>(
+                json!({"command": "user-create", "username": "a", "role": "root"})
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_value::<Command>(
+                json!({"command": "user-create", "username": "a", "role": "admin", "password": "x"})
+            )
+            .is_err()
+        );
+        assert!(serde_json::from_value::<Command>(json!({"command": "drop-database"})).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! Reading configuration from AWS Secrets Manager, once per cold start.
+//!
+//! The client is built from the environment Lambda gives every function
+//! (`AWS_REGION` and the execution role's keys in `AWS_ACCESS_KEY_ID`,
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`) without `aws-config`: its
+//! credential chain would add STS and SSO clients to every binary, and could
+//! reach for the instance metadata service when the keys are missing. Here a
+//! missing key is an error, and nothing is contacted but Secrets Manager, at
+//! `AWS_ENDPOINT_URL_SECRETS_MANAGER` (or `AWS_ENDPOINT_URL`) when set.
+
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Region, timeout::TimeoutConfig};
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use secrecy::SecretString;
+use serde::Deserialize;
+use sqlx::postgres::PgSslMode;
+
+use super::{ConfigError, DbParts, DbTarget, optional};
+
+/// A cold start must not hang on a secret: give up and let Lambda retry.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SecretsClient(aws_sdk_secretsmanager::Client);
+
+impl SecretsClient {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let region = optional("AWS_REGION")
+            .or_else(|| optional("AWS_DEFAULT_REGION"))
+            .ok_or(ConfigError::Missing("AWS_REGION"))?;
+        let key = optional("AWS_ACCESS_KEY_ID").ok_or(ConfigError::Missing("AWS_ACCESS_KEY_ID"))?;
+        let secret = optional("AWS_SECRET_ACCESS_KEY")
+            .ok_or(ConfigError::Missing("AWS_SECRET_ACCESS_KEY"))?;
+        let credentials = Credentials::new(
+            key,
+            secret,
+            optional("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        );
+        let mut config = aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(FETCH_TIMEOUT)
+                    .build(),
+            );
+        if let Some(endpoint) =
+            optional("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| optional("AWS_ENDPOINT_URL"))
+        {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(Self(aws_sdk_secretsmanager::Client::from_conf(
+            config.build(),
+        )))
+    }
+
+    /// The string value of the secret whose ARN the variable `var` holds.
+    async fn string(&self, var: &'static str) -> Result<SecretString, ConfigError> {
+        let id = optional(var).ok_or(ConfigError::Missing(var))?;
+        let output = self
+            .0
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret(var, DisplayErrorContext(e).to_string()))?;
+        output
+            .secret_string()
+            .map(|s| SecretString::from(s.to_owned()))
+            .ok_or(ConfigError::Secret(var, "it has no string value".into()))
+    }
+
+    /// The signing key: the whole string value of `JWT_SECRET_ARN`'s secret.
+    pub async fn jwt_secret(&self) -> Result<SecretString, ConfigError> {
+        self.string("JWT_SECRET_ARN").await
+    }
+
+    /// The database: `DB_SECRET_ARN`'s secret, in the JSON shape RDS uses,
+    /// with `DB_HOST`, `DB_PORT`, `DB_NAME` and `DB_SSLMODE` taking
+    /// precedence where set (an RDS-managed master secret holds only the
+    /// username and password; the template passes the rest).
+    pub async fn db_target(&self) -> Result<DbTarget, ConfigError> {
+        let raw = self.string("DB_SECRET_ARN").await?;
+        parse_db_secret(&raw, &EnvOverrides::from_env()).map(DbTarget::Parts)
+    }
+}
+
+#[derive(Debug, Default)]
+struct EnvOverrides {
+    host: Option<String>,
+    port: Option<String>,
+    database: Option<String>,
+    ssl_mode: Option<String>,
+}
+
+impl EnvOverrides {
+    fn from_env() -> Self {
+        Self {
+            host: optional("DB_HOST"),
+            port: optional("DB_PORT"),
+            database: optional("DB_NAME"),
+            ssl_mode: optional("DB_SSLMODE"),
+        }
+    }
+}
+
+/// RDS writes the port as a number; people write it as a string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Port {
+    Number(u16),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+struct DbSecret {
+    username: String,
+    password: String,
+    host: Option<String>,
+    port: Option<Port>,
+    dbname: Option<String>,
+}
+
+fn parse_db_secret(raw: &SecretString, env: &EnvOverrides) -> Result<DbParts, ConfigError> {
+    use secrecy::ExposeSecret;
+    const VAR: &str = "DB_SECRET_ARN";
+    // serde's messages can quote the value they choked on: report the shape only.
+    let secret: DbSecret = serde_json::from_str(raw.expose_secret()).map_err(|_| {
+        ConfigError::Secret(
+            VAR,
+            "expected JSON with username and password (and host, port, dbname unless DB_HOST, DB_PORT, DB_NAME are set)".into(),
+        )
+    })?;
+    let host = env.host.clone().or(secret.host).ok_or(ConfigError::Secret(
+        VAR,
+        "no host: set DB_HOST or put host in the secret".into(),
+    ))?;
+    let port_text = env.port.clone().or(match &secret.port {
+        Some(Port::Text(text)) => Some(text.clone()),
+        _ => None,
+    });
+    let port = match (port_text, &secret.port) {
+        (Some(text), _) => text
+            .parse()
+            .map_err(|_| ConfigError::Invalid("DB_PORT", format!("not a port: {text:?}")))?,
+        (None, Some(Port::Number(n))) => *n,
+        (None, _) => 5432,
+    };
+    let ssl_mode = match &env.ssl_mode {
+        Some(mode) => mode
+            .parse()
+            .map_err(|_| ConfigError::Invalid("DB_SSLMODE", format!("unknown mode {mode:?}")))?,
+        // In AWS the database is RDS, which speaks TLS: insist on it.
+        None => PgSslMode::Require,
+    };
+    Ok(DbParts {
+        host,
+        port,
+        database: env
+            .database
+            .clone()
+            .or(secret.dbname)
+            .unwrap_or_else(|| "postgres".into()),
+        username: secret.username,
+        password: SecretString::from(secret.password),
+        ssl_mode,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn secret(json: &str) -> SecretString {
+        SecretString::from(json.to_owned())
+    }
+
+    #[test]
+    fn an_rds_secret_gives_every_part() {
+        let parts = parse_db_secret(
+            &secret(r#"{"engine":"postgres","username":"u","password":"p w","host":"db.internal","port":6543,"dbname":"tm"}"#),
+            &EnvOverrides::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (parts.host.as_str(), parts.port, parts.database.as_str()),
+            ("db.internal", 6543, "tm")
+        );
+        assert_eq!(parts.username, "u");
+        assert_eq!(parts.password.expose_secret(), "p w");
+        assert!(matches!(parts.ssl_mode, PgSslMode::Require));
+    }
+
+    #[test]
+    fn the_environment_fills_in_what_a_managed_master_secret_lacks() {
+        let env = EnvOverrides {
+            host: Some("rds.example".into()),
+            port: Some("5433".into()),
+            database: Some("threatmon".into()),
+            ssl_mode: Some("verify-full".into()),
+        };
+        let parts = parse_db_secret(&secret(r#"{"username":"u","password":"p"}"#), &env).unwrap();
+        assert_eq!(
+            (parts.host.as_str(), parts.port, parts.database.as_str()),
+            ("rds.example", 5433, "threatmon")
+        );
+        assert!(matches!(parts.ssl_mode, PgSslMode::VerifyFull));
+    }
+
+    #[test]
+    fn a_malformed_secret_is_refused_without_quoting_it() {
+        for raw in [
+            r#"{"username":"u","password":12345678}"#,
+            "hunter2hunter2",
+            r#"{"password":"hunter2hunter2"}"#,
+        ] {
+            let err = parse_db_secret(&secret(raw), &EnvOverrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !err.contains("hunter2") && !err.contains("12345678"),
+                "{err}"
+            );
+        }
+        let err = parse_db_secret(
+            &secret(r#"{"username":"u","password":"p"}"#),
+            &EnvOverrides::default(),
+        );
+        assert!(err.unwrap_err().to_string().contains("no host"));
+    }
+}
