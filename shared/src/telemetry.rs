@@ -11,6 +11,7 @@
 use std::env;
 use std::io::IsTerminal;
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -51,25 +52,28 @@ fn filter_for(asked: &str) -> EnvFilter {
 /// Logs to stdout, where Lambda and `tmctl` users expect them; colours only
 /// on a terminal, never in CloudWatch.
 pub fn init() {
-    init_with_writer(std::io::stdout, std::io::stdout().is_terminal());
+    let json = env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let subscriber = subscriber(std::io::stdout, std::io::stdout().is_terminal(), json);
+    // A second call (tests) keeps the first subscriber.
+    let _ = tracing::subscriber::set_global_default(subscriber);
 }
 
-pub fn init_with_writer<W>(writer: W, ansi: bool)
+/// The subscriber `init` installs, writing to `writer`.
+pub fn subscriber<W>(writer: W, ansi: bool, json: bool) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let json = env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter())
         .with_writer(writer)
         .with_ansi(ansi)
         .with_target(false);
-    // `try_init`: a second call (tests) keeps the first subscriber.
-    let _ = if json {
-        builder.json().without_time().try_init()
+    if json {
+        // Lambda stamps every line itself.
+        Box::new(builder.json().without_time().finish())
     } else {
-        builder.try_init()
-    };
+        Box::new(builder.finish())
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod admin_fn;
 mod alerts;
 mod events;
 mod helpers;
+mod logs;
 mod pagination;
 mod requests;
 mod roles;

@@ -1,0 +1,225 @@
+//! Configuration from Secrets Manager, end to end: a real Secrets Manager
+//! emulator (moto's server) on loopback, the real SDK pointed at it, and the
+//! state a cold start builds from it serving a sign-in against PostgreSQL.
+//!
+//! One test in its own binary, because it sets process environment
+//! variables exactly as Lambda would, before any thread starts.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Region};
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use tm_shared::AppState;
+use tm_shared::models::Role;
+use tower::ServiceExt;
+
+/// Kills the emulator however the test ends.
+struct Emulator(Child);
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_emulator(port: u16) -> Emulator {
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server must be installed: pip install 'moto[server]' (scripts/test does it)");
+    let emulator = Emulator(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    emulator
+}
+
+/// The pieces of a `postgres://user[:password]@host[:port]/db` URL.
+fn url_parts(url: &str) -> (String, String, String, u16) {
+    let rest = url.split_once("://").expect("a URL").1;
+    let rest = rest.split(['/', '?']).next().unwrap();
+    let (auth, hostport) = rest.rsplit_once('@').unwrap_or(("postgres", rest));
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    (
+        user.into(),
+        password.into(),
+        host.into(),
+        port.parse().unwrap(),
+    )
+}
+
+fn set(name: &str, value: &str) {
+    // SAFETY: set before the runtime starts, in a binary with one test, so
+    // no other thread reads the environment concurrently.
+    unsafe { std::env::set_var(name, value) }
+}
+
+fn unset(name: &str) {
+    // SAFETY: as for `set`.
+    unsafe { std::env::remove_var(name) }
+}
+
+#[test]
+fn a_cold_start_reads_its_database_and_signing_key_from_secrets_manager() {
+    let admin_url = std::env::var("DATABASE_URL").expect("tests run with DATABASE_URL");
+    let port = free_port();
+    let _emulator = start_emulator(port);
+    let endpoint = format!("http://127.0.0.1:{port}");
+
+    // Exactly what Lambda provides, with dummy keys, and nothing that could
+    // send the SDK anywhere but the emulator.
+    set("AWS_ACCESS_KEY_ID", "testing");
+    set("AWS_SECRET_ACCESS_KEY", "testing");
+    set("AWS_SESSION_TOKEN", "testing");
+    set("AWS_REGION", "us-east-1");
+    set("AWS_EC2_METADATA_DISABLED", "true");
+    set("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint);
+    unset("DATABASE_URL");
+    unset("JWT_SECRET");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(admin_url, endpoint));
+}
+
+async fn run(admin_url: String, endpoint: String) {
+    // A database of its own, migrated.
+    let database = format!("tm_secrets_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+    let (user, password, host, port) = url_parts(&admin_url);
+    let client = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .endpoint_url(&endpoint)
+            .build(),
+    );
+    let db_secret = json!({
+        "engine": "postgres", "username": user, "password": password,
+        "host": host, "port": port, "dbname": database,
+    });
+    let db_arn = client
+        .create_secret()
+        .name("tm/db")
+        .secret_string(db_secret.to_string())
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    let jwt_arn = client
+        .create_secret()
+        .name("tm/jwt")
+        .secret_string("a-generated-signing-key-of-64-characters-0123456789abcdefghijklm")
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    set("DB_SECRET_ARN", &db_arn);
+    set("JWT_SECRET_ARN", &jwt_arn);
+    // The local server speaks no TLS; in AWS the default is `require`.
+    set("DB_SSLMODE", "disable");
+
+    // What a cold start does.
+    let state = AppState::load(1)
+        .await
+        .expect("configuration from Secrets Manager");
+    tm_shared::db::MIGRATOR.run(&state.db).await.unwrap();
+    tm_shared::accounts::create(
+        &state.db,
+        "sm-admin",
+        Role::Admin,
+        secrecy::SecretString::from("a password long enough"),
+    )
+    .await
+    .unwrap();
+    let app = tmctl::app(state);
+    let response = app
+        .clone()
+        .oneshot(
+            Request::post("/api/token/")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(
+                    json!({"username": "sm-admin", "password": "a password long enough"})
+                        .to_string(),
+                ))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let token = body["access"].as_str().unwrap();
+    // Signed with the key from the secret.
+    let key = jsonwebtoken::DecodingKey::from_secret(
+        b"a-generated-signing-key-of-64-characters-0123456789abcdefghijklm",
+    );
+    jsonwebtoken::decode::<Value>(
+        token,
+        &key,
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    )
+    .expect("the token is signed with the secret's key");
+
+    // A secret that is not there: a clear error that quotes no secret.
+    set(
+        "JWT_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing",
+    );
+    let err = AppState::load(1)
+        .await
+        .err()
+        .expect("a missing secret is an error")
+        .to_string();
+    assert!(err.contains("JWT_SECRET_ARN"), "{err}");
+    assert!(!err.contains(&password) || password.is_empty(), "{err}");
+
+    // Without credentials nothing is fetched at all.
+    unset("AWS_ACCESS_KEY_ID");
+    let err = AppState::load(1).await.err().unwrap().to_string();
+    assert_eq!(err, "AWS_ACCESS_KEY_ID is not set");
+
+    drop(app);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
