@@ -3,6 +3,7 @@
 
 mod admin_fn;
 mod alerts;
+mod apigw;
 mod events;
 mod helpers;
 mod logs;

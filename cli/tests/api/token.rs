@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tm_shared::models::Role;
 
-use crate::helpers::{PASSWORD, SECRET, TestApp, auth_settings};
+use crate::helpers::{PASSWORD, SECRET, TestApp, auth_settings, base64url};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn valid_credentials_get_an_access_and_a_refresh_token(pool: PgPool) {
@@ -296,21 +296,6 @@ async fn forged_tokens_are_refused(pool: PgPool) {
         );
         assert!(res.headers.contains_key(header::WWW_AUTHENTICATE));
     }
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 #[sqlx::test(migrations = "../migrations")]
