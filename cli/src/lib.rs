@@ -9,6 +9,24 @@ pub mod users;
 use axum::Router;
 use tm_shared::AppState;
 
+/// Every route as `(function, path)`: each function's paths with and without
+/// their trailing slash. The deployment template must route exactly these.
+pub fn routes() -> Vec<(&'static str, String)> {
+    let functions = [
+        ("token", token::PATHS),
+        ("events", events::PATHS),
+        ("alerts", alerts::PATHS),
+    ];
+    let mut all = Vec::new();
+    for (function, paths) in functions {
+        for path in paths.iter() {
+            all.push((function, (*path).to_owned()));
+            all.push((function, path.trim_end_matches('/').to_owned()));
+        }
+    }
+    all
+}
+
 /// The three functions' routes behind one router, as API Gateway puts them
 /// behind one API. Each route runs the same handler code Lambda runs.
 pub fn app(state: AppState) -> Router {

@@ -39,6 +39,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:3000")]
         bind: SocketAddr,
     },
+    /// Print every route as `<function> <path>`, one per line (for checking
+    /// the deployment template).
+    Routes,
     /// The private development PostgreSQL on its own.
     #[command(subcommand)]
     Db(DbCommand),
@@ -118,6 +121,12 @@ async fn run(cli: Cli) -> CliResult {
                 .map_err(|e| e.to_string())
         }
         Command::Dev { bind } => dev(bind).await,
+        Command::Routes => {
+            for (function, path) in tmctl::routes() {
+                println!("{function} {path}");
+            }
+            Ok(())
+        }
         Command::Db(DbCommand::Start) => {
             let db = DevDb::from_env()?;
             db.start()?;

@@ -318,3 +318,47 @@ async fn unknown_paths_are_a_json_404(pool: PgPool) {
         assert_eq!(res.body, json!({"detail": "Not found."}));
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_listed_route_is_served_and_by_the_function_that_lists_it(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let auth = crate::helpers::auth_settings(
+        std::time::Duration::from_secs(60),
+        std::time::Duration::from_secs(60),
+    );
+    let state = tm_shared::AppState::new(pool, &auth).unwrap();
+    let routers = [
+        ("token", token::router(state.clone())),
+        ("events", events::router(state.clone())),
+        ("alerts", alerts::router(state)),
+    ];
+    let routes = tmctl::routes();
+    assert_eq!(routes.len(), 12);
+    for (function, path) in routes {
+        let path = path.replace("{id}", "1");
+        // No route takes OPTIONS: a served path answers 405, an unserved one 404.
+        let res = app.call(Method::OPTIONS, &path, None, None, "").await;
+        assert_eq!(
+            res.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{path} in the merged app"
+        );
+        for (name, router) in &routers {
+            let request = axum::http::Request::builder()
+                .method(Method::OPTIONS)
+                .uri(&path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let status = tower::ServiceExt::oneshot(router.clone(), request)
+                .await
+                .unwrap()
+                .status();
+            let expected = if *name == function {
+                StatusCode::METHOD_NOT_ALLOWED
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(status, expected, "{path} on the {name} function");
+        }
+    }
+}

@@ -12,17 +12,23 @@ use tm_shared::http::routing::{method_not_allowed, route_both};
 use tm_shared::models::alert::{Alert, AlertFilter, AlertUpdate};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
+const LIST: &str = "/api/alerts/";
+const DETAIL: &str = "/api/alerts/{id}/";
+
+/// Every path this function serves, each also without its trailing slash.
+pub const PATHS: &[&str] = &[LIST, DETAIL];
+
 /// The alerts function's routes. Alerts are created only by the system, so
 /// there is no POST, PUT or DELETE.
 pub fn routes() -> Router<AppState> {
     let routes = route_both(
         Router::new(),
-        "/api/alerts/",
+        LIST,
         method_not_allowed(get(list), "GET, HEAD"),
     );
     route_both(
         routes,
-        "/api/alerts/{id}/",
+        DETAIL,
         method_not_allowed(get(read).patch(update), "GET, PATCH, HEAD"),
     )
 }

@@ -13,16 +13,22 @@ use tm_shared::http::routing::{method_not_allowed, route_both};
 use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
+const LIST: &str = "/api/events/";
+const DETAIL: &str = "/api/events/{id}/";
+
+/// Every path this function serves, each also without its trailing slash.
+pub const PATHS: &[&str] = &[LIST, DETAIL];
+
 /// The events function's routes.
 pub fn routes() -> Router<AppState> {
     let routes = route_both(
         Router::new(),
-        "/api/events/",
+        LIST,
         method_not_allowed(get(list).post(create), "GET, POST, HEAD"),
     );
     route_both(
         routes,
-        "/api/events/{id}/",
+        DETAIL,
         method_not_allowed(
             get(read).put(replace).patch(update).delete(remove),
             "GET, PUT, PATCH, DELETE, HEAD",

@@ -13,16 +13,22 @@ use tm_shared::http::routing::{method_not_allowed, route_both};
 use tm_shared::models::user::USERNAME_MAX_CHARS;
 use tm_shared::{ApiError, AppState, finish_router, store};
 
+const OBTAIN_PATH: &str = "/api/token/";
+const REFRESH_PATH: &str = "/api/token/refresh/";
+
+/// Every path this function serves, each also without its trailing slash.
+pub const PATHS: &[&str] = &[OBTAIN_PATH, REFRESH_PATH];
+
 /// The token function's routes.
 pub fn routes() -> Router<AppState> {
     let routes = route_both(
         Router::new(),
-        "/api/token/",
+        OBTAIN_PATH,
         method_not_allowed(post(obtain), "POST"),
     );
     route_both(
         routes,
-        "/api/token/refresh/",
+        REFRESH_PATH,
         method_not_allowed(post(refresh), "POST"),
     )
 }
