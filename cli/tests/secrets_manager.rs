@@ -197,6 +197,41 @@ async fn run(admin_url: String, endpoint: String) {
     )
     .expect("the token is signed with the secret's key");
 
+    // A rotation after the cold start: the function holds credentials the
+    // database refuses, the secret holds new ones.
+    let stale = json!({"username": "rotated_away", "password": "old", "host": host, "port": port, "dbname": database});
+    client
+        .put_secret_value()
+        .secret_id(&db_arn)
+        .secret_string(stale.to_string())
+        .send()
+        .await
+        .unwrap();
+    let warm = tmctl::app(AppState::load(1).await.unwrap());
+    client
+        .put_secret_value()
+        .secret_id(&db_arn)
+        .secret_string(db_secret.to_string())
+        .send()
+        .await
+        .unwrap();
+    let sign_in = || {
+        Request::post("/api/token/")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({"username": "sm-admin", "password": "a password long enough"}).to_string(),
+            ))
+            .unwrap()
+    };
+    let refused = warm.clone().oneshot(sign_in()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let recovered = warm.clone().oneshot(sign_in()).await.unwrap();
+    assert_eq!(
+        recovered.status(),
+        StatusCode::OK,
+        "the new credentials were read"
+    );
+
     // A secret that is not there: a clear error that quotes no secret.
     set(
         "JWT_SECRET_ARN",

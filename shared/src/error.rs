@@ -48,6 +48,11 @@ impl FieldErrors {
     }
 }
 
+/// Marks a response whose request failed because the database refused the
+/// credentials, so a layer that owns the state can fetch fresh ones.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialsRejected;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
@@ -81,6 +86,10 @@ pub enum ApiError {
     /// The database did not answer in time or is unreachable.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The database refused our credentials: rotated since the cold start,
+    /// most likely. Answered like `Unavailable`; the state re-reads them.
+    #[error("database refused the credentials: {0}")]
+    DbCredentialsRejected(String),
     /// Anything else; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,7 +109,9 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,7 +143,7 @@ impl ApiError {
             Self::UnsupportedMediaType(media_type) => {
                 json!({ "detail": format!("Unsupported media type \"{media_type}\" in request.") })
             }
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
                 json!({ "detail": "Service temporarily unavailable, try again later." })
             }
             Self::Internal(_) => json!({ "detail": "A server error occurred." }),
@@ -145,22 +156,34 @@ impl IntoResponse for ApiError {
         match &self {
             Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
             Self::Unavailable(detail) => tracing::warn!(error = %detail, "database unavailable"),
+            Self::DbCredentialsRejected(detail) => {
+                tracing::error!(error = %detail, "database refused the credentials")
+            }
             _ => {}
         }
         let mut response = (self.status_code(), axum::Json(self.body())).into_response();
-        let headers = response.headers_mut();
         match &self {
             Self::NotAuthenticated | Self::InvalidToken => {
-                headers.insert(
+                response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"api\""),
                 );
             }
             Self::MethodNotAllowed { allow, .. } => {
-                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
             }
             Self::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::DbCredentialsRejected(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response.extensions_mut().insert(CredentialsRejected);
             }
             _ => {}
         }
@@ -191,6 +214,12 @@ impl From<sqlx::Error> for ApiError {
                 if db.code().as_deref().is_some_and(is_transient_sqlstate) =>
             {
                 Self::Unavailable(err.to_string())
+            }
+            // Class 28: invalid authorization (wrong password, unknown role).
+            sqlx::Error::Database(db)
+                if db.code().as_deref().is_some_and(|c| c.starts_with("28")) =>
+            {
+                Self::DbCredentialsRejected(err.to_string())
             }
             _ => Self::Internal(err.to_string()),
         }

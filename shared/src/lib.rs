@@ -19,14 +19,18 @@ pub use state::AppState;
 use axum::Router;
 
 /// What every function's router gets: the JSON 404 for unknown paths, the
-/// request deadline and, outermost so that it sees the final status, the
-/// access log.
+/// request deadline, re-reading rotated database credentials and,
+/// outermost so that it sees the final status, the access log.
 pub fn finish_router(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(http::routing::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::deadline::deadline,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::deadline::refresh_credentials,
         ))
         .layer(axum::middleware::from_fn(http::access_log::access_log))
         .with_state(state)

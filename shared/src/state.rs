@@ -1,12 +1,13 @@
 //! What every request handler shares, built once per cold start.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
 use crate::auth::jwt::{JwtKeys, WeakSecret};
-use crate::config::{AuthSettings, Config, ConfigError};
+use crate::config::secrets::SecretsClient;
+use crate::config::{AuthSettings, Config, ConfigError, DbSettings};
 use crate::db;
 
 #[derive(Clone)]
@@ -15,6 +16,8 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Past this a request is answered 503 (see `DbSettings::request_timeout`).
     pub request_timeout: Duration,
+    /// Present when the database credentials came from Secrets Manager.
+    pub credentials: Option<Arc<CredentialRefresher>>,
 }
 
 /// The request timeout for the default database settings (2 s + 5 s + 1 s).
@@ -27,6 +30,7 @@ impl AppState {
             db,
             jwt: Arc::new(jwt),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            credentials: None,
         })
     }
 
@@ -48,6 +52,58 @@ impl AppState {
 
     fn from_config(config: Config) -> Result<Self, ConfigError> {
         let pool = db::lazy_pool(&config.db)?;
-        Self::new(pool, &config.auth).map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))
+        let mut state = Self::new(pool, &config.auth)
+            .map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))?
+            .with_request_timeout(config.db.request_timeout());
+        state.credentials = config.db_secret.map(|secrets| {
+            Arc::new(CredentialRefresher {
+                secrets,
+                settings: config.db.clone(),
+                last: tokio::sync::Mutex::new(None),
+            })
+        });
+        Ok(state)
+    }
+}
+
+/// Reads the database secret again when the database refuses the
+/// credentials: RDS rotates a managed master password every 7 days, and a
+/// warm function read the old one at its cold start.
+pub struct CredentialRefresher {
+    secrets: SecretsClient,
+    settings: DbSettings,
+    last: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// A burst of refused requests reads the secret once.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+
+impl CredentialRefresher {
+    /// New connections of `pool` use the secret's current value; open ones
+    /// stay as they are (a rotation does not end sessions).
+    pub async fn refresh(&self, pool: &PgPool) {
+        let mut last = self.last.lock().await;
+        if last.is_some_and(|at| at.elapsed() < MIN_REFRESH_INTERVAL) {
+            return;
+        }
+        *last = Some(Instant::now());
+        let target = match self.secrets.db_target().await {
+            Ok(target) => target,
+            Err(e) => {
+                tracing::error!(error = %e, "re-reading the database secret failed");
+                return;
+            }
+        };
+        let settings = DbSettings {
+            target,
+            ..self.settings.clone()
+        };
+        match settings.connect_options() {
+            Ok(options) => {
+                pool.set_connect_options(options);
+                tracing::info!("database credentials re-read from Secrets Manager");
+            }
+            Err(e) => tracing::error!(error = %e, "the re-read database secret is unusable"),
+        }
     }
 }

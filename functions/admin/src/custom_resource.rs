@@ -61,7 +61,7 @@ pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
         // deletion policy (a final snapshot).
         RequestType::Delete => Ok(json!({})),
         RequestType::Create | RequestType::Update => {
-            match tokio::time::timeout(MIGRATION_DEADLINE, admin.migrate()).await {
+            match tokio::time::timeout(MIGRATION_DEADLINE, admin.migrate(true)).await {
                 Ok(Ok(count)) => Ok(json!({ "Migrations": count })),
                 Ok(Err(e)) => Err(e),
                 Err(_) => Err(AdminError("migrations did not finish in 90 s".into())),

@@ -84,8 +84,15 @@ impl Admin {
         self.run(command).await
     }
 
-    pub async fn migrate(&self) -> Result<usize, AdminError> {
-        tm_shared::db::MIGRATOR
+    /// Applies the migrations. `on_deploy` tolerates migrations the database
+    /// has and this code does not (a rollback to older code).
+    pub async fn migrate(&self, on_deploy: bool) -> Result<usize, AdminError> {
+        let migrator = if on_deploy {
+            &*tm_shared::db::DEPLOY_MIGRATOR
+        } else {
+            &tm_shared::db::MIGRATOR
+        };
+        migrator
             .run(&self.db)
             .await
             .map_err(|e| AdminError(format!("migrating: {e}")))?;
@@ -95,7 +102,7 @@ impl Admin {
     pub async fn run(&self, command: Command) -> Outcome {
         let err = |e: accounts::AccountError| AdminError(e.to_string());
         match command {
-            Command::Migrate => Ok(json!({ "migrations": self.migrate().await? })),
+            Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
             Command::UserCreate { username, role } => {
                 let password = accounts::generated_password();
                 let user = accounts::create(&self.db, &username, role, password.clone())

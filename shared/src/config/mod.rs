@@ -112,6 +112,9 @@ pub struct AuthSettings {
 pub struct Config {
     pub db: DbSettings,
     pub auth: AuthSettings,
+    /// Set when the database credentials came from Secrets Manager, to read
+    /// them again after a rotation.
+    pub db_secret: Option<secrets::SecretsClient>,
 }
 
 impl Config {
@@ -121,10 +124,14 @@ impl Config {
     pub async fn load(default_max_connections: u32) -> Result<Self, ConfigError> {
         let url = optional("DATABASE_URL").map(SecretString::from);
         let jwt = optional("JWT_SECRET").map(SecretString::from);
+        let mut db_secret = None;
         let (target, jwt_secret) = match (url, jwt) {
             (Some(url), Some(jwt)) => (DbTarget::Url(url), jwt),
             (url, jwt) => {
                 let client = secrets::SecretsClient::from_env()?;
+                if url.is_none() {
+                    db_secret = Some(client.clone());
+                }
                 let target = async {
                     match url {
                         Some(url) => Ok(DbTarget::Url(url)),
@@ -144,6 +151,7 @@ impl Config {
         Ok(Self {
             db: DbSettings::from_env_with_target(target, default_max_connections)?,
             auth: AuthSettings::from_env_with_secret(jwt_secret)?,
+            db_secret,
         })
     }
 
@@ -153,6 +161,7 @@ impl Config {
         Ok(Self {
             db: db_from_env(default_max_connections)?,
             auth: AuthSettings::from_env_with_secret(required_secret("JWT_SECRET")?)?,
+            db_secret: None,
         })
     }
 }

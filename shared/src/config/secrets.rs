@@ -22,6 +22,7 @@ use super::{ConfigError, DbParts, DbTarget, optional};
 /// A cold start must not hang on a secret: give up and let Lambda retry.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
+#[derive(Debug, Clone)]
 pub struct SecretsClient(aws_sdk_secretsmanager::Client);
 
 impl SecretsClient {
