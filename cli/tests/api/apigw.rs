@@ -250,17 +250,28 @@ async fn repeated_query_keys_filter_and_page_links_keep_the_stage(pool: PgPool) 
         let (status, body) = invoke(&f.events, &event).await;
         assert_eq!(status, StatusCode::OK, "{format}: {body}");
         assert_eq!(body["count"], 3, "{format}: both repeated values count");
-        let next = body["next"].as_str().unwrap();
+        let (base, query) = body["next"].as_str().unwrap().split_once('?').unwrap();
         let prefix = if format.contains("$default") {
             ""
         } else {
             "/Prod"
         };
         assert_eq!(
-            next,
-            format!(
-                "https://{HOST}{prefix}/api/events/?severity=High&severity=Critical&page_size=2&page=2"
-            ),
+            base,
+            format!("https://{HOST}{prefix}/api/events/"),
+            "{format}"
+        );
+        // REST API events carry the query as a map, whose order is not kept.
+        let mut pairs: Vec<&str> = query.split('&').collect();
+        pairs.sort_unstable();
+        assert_eq!(
+            pairs,
+            [
+                "page=2",
+                "page_size=2",
+                "severity=Critical",
+                "severity=High"
+            ],
             "{format}"
         );
     }
