@@ -81,6 +81,9 @@ pub enum ApiError {
     MethodNotAllowed { method: Method, allow: &'static str },
     #[error("payload too large")]
     PayloadTooLarge,
+    /// Too many failed sign-ins for a username: retry after this many seconds.
+    #[error("throttled")]
+    Throttled(u64),
     #[error("unsupported media type")]
     UnsupportedMediaType(String),
     /// The database did not answer in time or is unreachable.
@@ -108,6 +111,7 @@ impl ApiError {
             Self::NotFound | Self::InvalidPage => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -140,6 +144,9 @@ impl ApiError {
                 json!({ "detail": format!("Method \"{method}\" not allowed.") })
             }
             Self::PayloadTooLarge => json!({ "detail": "Request body is larger than 256 KiB." }),
+            Self::Throttled(seconds) => json!({
+                "detail": format!("Request was throttled. Expected available in {seconds} seconds.")
+            }),
             Self::UnsupportedMediaType(media_type) => {
                 json!({ "detail": format!("Unsupported media type \"{media_type}\" in request.") })
             }
@@ -178,6 +185,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Throttled(seconds) => {
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
             }
             Self::DbCredentialsRejected(_) => {
                 response

@@ -9,6 +9,7 @@ use crate::auth::jwt::{JwtKeys, WeakSecret};
 use crate::config::secrets::SecretsClient;
 use crate::config::{AuthSettings, Config, ConfigError, DbSettings};
 use crate::db;
+use crate::store::throttle::ThrottleRule;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -18,6 +19,7 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Present when the database credentials came from Secrets Manager.
     pub credentials: Option<Arc<CredentialRefresher>>,
+    pub throttle: ThrottleRule,
 }
 
 /// The request timeout for the default database settings (2 s + 5 s + 1 s).
@@ -31,6 +33,7 @@ impl AppState {
             jwt: Arc::new(jwt),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
+            throttle: auth.throttle,
         })
     }
 

@@ -56,6 +56,7 @@ pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSetting
         jwt_secret: SecretString::from(SECRET),
         access_ttl,
         refresh_ttl,
+        throttle: tm_shared::store::throttle::ThrottleRule::default(),
     }
 }
 

@@ -10,6 +10,7 @@ mod logs;
 mod pagination;
 mod requests;
 mod roles;
+mod throttle;
 mod tmctl_cli;
 mod token;
 mod unavailable;

@@ -78,14 +78,21 @@ async fn obtain(
         return Err(ApiError::Internal("full parse left a field unset".into()));
     };
 
+    // Refused before the password is even checked, known user or not.
+    if let Some(wait) = store::throttle::locked_for(&state.db, &username).await? {
+        return Err(ApiError::Throttled(wait.as_secs().max(1)));
+    }
+
     let user = store::users::credentials(&state.db, &username).await?;
     // The password is checked even for an unknown or inactive user, so the
     // answer and its timing are the same whoever asks.
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await?;
-    let user = user
-        .filter(|u| matches && u.is_active)
-        .ok_or(ApiError::InvalidCredentials)?;
+    let Some(user) = user.filter(|u| matches && u.is_active) else {
+        store::throttle::record_failure(&state.db, &username, &state.throttle).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+    store::throttle::clear(&state.db, &username).await?;
 
     Ok(Json(TokenPair {
         access: state.jwt.issue(user.id, user.role, TokenType::Access)?,

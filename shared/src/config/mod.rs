@@ -11,6 +11,8 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
+use crate::store::throttle::ThrottleRule;
+
 /// Why configuration could not be loaded. Messages name the variable, never its value.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -106,6 +108,7 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    pub throttle: ThrottleRule,
 }
 
 #[derive(Debug, Clone)]
@@ -169,10 +172,16 @@ impl Config {
 impl AuthSettings {
     /// Settings for `jwt_secret`, lifetimes from the environment or defaults.
     pub fn from_env_with_secret(jwt_secret: SecretString) -> Result<Self, ConfigError> {
+        let defaults = ThrottleRule::default();
         Ok(Self {
             jwt_secret,
             access_ttl: seconds("ACCESS_TOKEN_LIFETIME", 15 * 60)?,
             refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
+            throttle: ThrottleRule {
+                max_failures: number("LOGIN_MAX_FAILURES", defaults.max_failures)?,
+                window: seconds("LOGIN_FAILURE_WINDOW", defaults.window.as_secs() as u32)?,
+                lockout: seconds("LOGIN_LOCKOUT", defaults.lockout.as_secs() as u32)?,
+            },
         })
     }
 }

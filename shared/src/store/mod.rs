@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod events;
+pub mod throttle;
 pub mod users;
 
 use sqlx::{Postgres, QueryBuilder};
