@@ -356,3 +356,57 @@ async fn alert_paths_work_without_their_trailing_slash(pool: PgPool) {
         .await;
     assert_eq!(res.body["status"], "Resolved");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn two_admins_changing_an_alert_at_once_are_both_applied_in_turn_and_recorded(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let second = app
+        .create_user("admin2", tm_shared::models::Role::Admin)
+        .await;
+    let second_token = app.login("admin2").await;
+    for round in 0..10 {
+        let alert = app.event("s", "intrusion", "High").await["alert"].clone();
+        let path = format!("/api/alerts/{alert}/");
+        let (a, b) = tokio::join!(
+            app.patch(&path, Some(&app.admin), json!({"status": "Acknowledged"})),
+            app.patch(&path, Some(&second_token), json!({"status": "Resolved"})),
+        );
+        // Resolved first makes Acknowledged a 400, never a silent no-op.
+        for res in [&a, &b] {
+            assert!(
+                res.status == StatusCode::OK || res.status == StatusCode::BAD_REQUEST,
+                "round {round}: {:?}",
+                res.body
+            );
+        }
+        let history: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT from_status::text, to_status::text, changed_by FROM alert_history \
+             WHERE alert_id = $1 ORDER BY id",
+        )
+        .bind(alert.as_i64().unwrap())
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        let applied = [&a, &b]
+            .iter()
+            .filter(|r| r.status == StatusCode::OK)
+            .count();
+        assert_eq!(
+            history.len(),
+            applied,
+            "round {round}: one history line per applied change"
+        );
+        assert_eq!(history[0].0, "Open", "round {round}");
+        for pair in history.windows(2) {
+            assert_eq!(pair[0].1, pair[1].0, "round {round}: the changes chain");
+        }
+        let last = app.get(&path, Some(&app.admin)).await.body;
+        assert_eq!(last["status"], history.last().unwrap().1, "round {round}");
+        let by_second = history.iter().find(|h| h.1 == "Resolved").and_then(|h| h.2);
+        assert_eq!(
+            by_second,
+            Some(second),
+            "round {round}: who resolved it is recorded"
+        );
+    }
+}

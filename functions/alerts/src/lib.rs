@@ -71,13 +71,13 @@ async fn read(
 
 async fn update(
     State(state): State<AppState>,
-    _: AdminUser,
+    user: AdminUser,
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Alert>, ApiError> {
     let update = AlertUpdate::parse(&body)?;
     let alert = match update.status {
-        Some(status) => store::alerts::set_status(&state.db, id, status).await?,
+        Some(status) => store::alerts::set_status(&state.db, id, status, user.0.id).await?,
         None => store::alerts::get(&state.db, id).await?,
     };
     Ok(Json(alert.ok_or(ApiError::NotFound)?))

@@ -75,12 +75,14 @@ pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {
 }
 
 /// Moves an alert to `next` if the lifecycle allows it from its current
-/// status. The row is locked while deciding, so two concurrent changes are
-/// judged one after the other and neither is lost unseen.
+/// status, on behalf of user `by`. The row is locked while deciding, so two
+/// concurrent changes are judged one after the other, and each change is
+/// recorded in `alert_history`: none is lost unseen.
 pub async fn set_status(
     db: &PgPool,
     id: i64,
     next: AlertStatus,
+    by: i64,
 ) -> Result<Option<Alert>, ApiError> {
     let mut tx = db.begin().await?;
     let current: Option<AlertStatus> =
@@ -95,11 +97,19 @@ pub async fn set_status(
         return Err(transition_error(current, next));
     }
     if current != next {
-        sqlx::query("UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1")
-            .bind(id)
-            .bind(next)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "WITH changed AS ( \
+                 UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 RETURNING id \
+             ) \
+             INSERT INTO alert_history (alert_id, from_status, to_status, changed_by) \
+             SELECT id, $3, $2, $4 FROM changed",
+        )
+        .bind(id)
+        .bind(next)
+        .bind(current)
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
     }
     let alert = sqlx::query_as(concat!(select_alerts!(), " WHERE a.id = $1"))
         .bind(id)
