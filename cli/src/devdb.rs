@@ -31,13 +31,17 @@ impl DevDb {
     /// `TMCTL_DEV_DIR` (default `.dev` in the current folder) and
     /// `TMCTL_DEV_PG_PORT` (default 54329) place it.
     pub fn from_env() -> CliResult<Self> {
-        let mut root = dir_from_env()?;
         let port = match std::env::var("TMCTL_DEV_PG_PORT") {
             Ok(raw) => raw
                 .parse()
                 .map_err(|_| format!("TMCTL_DEV_PG_PORT is not a port: {raw:?}"))?,
             Err(_) => DEFAULT_PORT,
         };
+        Self::at(dir_from_env()?, port)
+    }
+
+    /// A cluster kept in `root`, listening on 127.0.0.1:`port`.
+    pub fn at(mut root: PathBuf, port: u16) -> CliResult<Self> {
         let run_as = is_root().then_some("postgres");
         if let Some(user) = run_as
             && !user_can_enter(user, root.parent().unwrap_or(&root))
