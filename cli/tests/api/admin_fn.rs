@@ -144,13 +144,7 @@ async fn operators_manage_users_without_sending_passwords(pool: PgPool) {
         .unwrap();
     let password = created["password"].as_str().unwrap().to_owned();
     assert!(password.len() >= 24);
-    let login = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "soc-lead", "password": password}),
-        )
-        .await;
+    let login = app.sign_in("soc-lead", &password).await;
     assert_eq!(login.status, StatusCode::OK);
 
     let reset = admin
@@ -158,13 +152,7 @@ async fn operators_manage_users_without_sending_passwords(pool: PgPool) {
         .await
         .unwrap();
     assert_ne!(reset["password"], created["password"]);
-    let old = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "soc-lead", "password": password}),
-        )
-        .await;
+    let old = app.sign_in("soc-lead", &password).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
 
     admin

@@ -97,15 +97,15 @@ impl TestApp {
             .id
     }
 
+    /// `POST /api/token/` with these credentials.
+    pub async fn sign_in(&self, username: &str, password: &str) -> TestResponse {
+        let body = serde_json::json!({"username": username, "password": password});
+        self.post("/api/token/", None, body).await
+    }
+
     /// Signs in through the API and returns the access token.
     pub async fn login(&self, username: &str) -> String {
-        let res = self
-            .post(
-                "/api/token/",
-                None,
-                serde_json::json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        let res = self.sign_in(username, PASSWORD).await;
         assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
         res.body["access"].as_str().unwrap().to_owned()
     }

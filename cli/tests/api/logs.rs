@@ -31,21 +31,9 @@ async fn each_request_is_one_json_line_without_passwords_or_tokens(pool: PgPool)
     let guard = tracing::subscriber::set_default(subscriber);
 
     let wrong = "Tr0ub4dor&3-a-wrong-guess";
-    let denied = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": wrong}),
-        )
-        .await;
+    let denied = app.sign_in("admin", wrong).await;
     assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
-    let pair = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let pair = app.sign_in("admin", PASSWORD).await;
     let access = pair.body["access"].as_str().unwrap().to_owned();
     let refresh = pair.body["refresh"].as_str().unwrap().to_owned();
     app.post("/api/token/refresh/", None, json!({"refresh": refresh}))

@@ -17,23 +17,14 @@ async fn with_rule(pool: PgPool, rule: ThrottleRule) -> TestApp {
     TestApp::with_auth(pool, auth).await
 }
 
-async fn sign_in(app: &TestApp, username: &str, password: &str) -> crate::helpers::TestResponse {
-    app.post(
-        "/api/token/",
-        None,
-        json!({"username": username, "password": password}),
-    )
-    .await
-}
-
 #[sqlx::test(migrations = "../migrations")]
 async fn five_failures_lock_a_username_even_against_the_right_password(pool: PgPool) {
     let app = TestApp::new(pool).await;
     for attempt in 1..=5 {
-        let res = sign_in(&app, "admin", "wrong guess").await;
+        let res = app.sign_in("admin", "wrong guess").await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {attempt}");
     }
-    let res = sign_in(&app, "admin", PASSWORD).await;
+    let res = app.sign_in("admin", PASSWORD).await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = res.headers[header::RETRY_AFTER]
         .to_str()
@@ -47,7 +38,7 @@ async fn five_failures_lock_a_username_even_against_the_right_password(pool: PgP
     );
     // Only that username: others sign in as usual.
     assert_eq!(
-        sign_in(&app, "analyst", PASSWORD).await.status,
+        app.sign_in("analyst", PASSWORD).await.status,
         StatusCode::OK
     );
 }
@@ -58,9 +49,9 @@ async fn an_unknown_username_is_throttled_exactly_like_a_real_one(pool: PgPool) 
     let mut answers = Vec::new();
     for username in ["admin", "no-such-user"] {
         for _ in 1..=5 {
-            sign_in(&app, username, "wrong guess").await;
+            app.sign_in(username, "wrong guess").await;
         }
-        let res = sign_in(&app, username, "wrong guess").await;
+        let res = app.sign_in(username, "wrong guess").await;
         answers.push((
             res.status,
             res.body["detail"]
@@ -84,26 +75,20 @@ async fn after_the_lockout_the_right_password_works_and_the_count_starts_over(po
         lockout: Duration::from_secs(2),
     };
     let app = with_rule(pool, rule).await;
-    sign_in(&app, "admin", "wrong guess").await;
-    sign_in(&app, "admin", "wrong guess").await;
+    app.sign_in("admin", "wrong guess").await;
+    app.sign_in("admin", "wrong guess").await;
     assert_eq!(
-        sign_in(&app, "admin", PASSWORD).await.status,
+        app.sign_in("admin", PASSWORD).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
     tokio::time::sleep(Duration::from_millis(2300)).await;
-    assert_eq!(
-        sign_in(&app, "admin", PASSWORD).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.sign_in("admin", PASSWORD).await.status, StatusCode::OK);
     // The success cleared the failures: one more slip is a 401, not a lock.
     assert_eq!(
-        sign_in(&app, "admin", "wrong guess").await.status,
+        app.sign_in("admin", "wrong guess").await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        sign_in(&app, "admin", PASSWORD).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.sign_in("admin", PASSWORD).await.status, StatusCode::OK);
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -114,14 +99,11 @@ async fn failures_spread_beyond_the_window_do_not_lock(pool: PgPool) {
         lockout: Duration::from_secs(60),
     };
     let app = with_rule(pool, rule).await;
-    sign_in(&app, "admin", "wrong guess").await;
+    app.sign_in("admin", "wrong guess").await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(
-        sign_in(&app, "admin", "wrong guess").await.status,
+        app.sign_in("admin", "wrong guess").await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        sign_in(&app, "admin", PASSWORD).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.sign_in("admin", PASSWORD).await.status, StatusCode::OK);
 }

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use axum::http::StatusCode;
-use serde_json::json;
 use sqlx::PgPool;
 
 use crate::helpers::TestApp;
@@ -77,13 +76,7 @@ async fn a_user_created_from_stdin_can_sign_in(pool: PgPool) {
         !text(&out).contains("a long enough password"),
         "the password is never echoed"
     );
-    let res = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "carol", "password": "a long enough password"}),
-        )
-        .await;
+    let res = app.sign_in("carol", "a long enough password").await;
     assert_eq!(res.status, StatusCode::OK);
     let access = res.body["access"].as_str().unwrap();
     assert_eq!(
@@ -173,21 +166,9 @@ async fn roles_passwords_and_activity_can_be_changed(pool: PgPool) {
         "a brand new password\n",
     );
     assert!(out.status.success(), "{}", text(&out));
-    let old = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "analyst", "password": crate::helpers::PASSWORD}),
-        )
-        .await;
+    let old = app.sign_in("analyst", crate::helpers::PASSWORD).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
-    let new = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "analyst", "password": "a brand new password"}),
-        )
-        .await;
+    let new = app.sign_in("analyst", "a brand new password").await;
     assert_eq!(new.status, StatusCode::OK);
 
     let missing = tmctl(&pool, &["user", "deactivate", "--username", "nobody"], "");

@@ -11,13 +11,7 @@ use crate::helpers::{PASSWORD, SECRET, TestApp, auth_settings, base64url};
 #[sqlx::test(migrations = "../migrations")]
 async fn valid_credentials_get_an_access_and_a_refresh_token(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let res = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let res = app.sign_in("admin", PASSWORD).await;
     assert_eq!(res.status, StatusCode::OK);
     let keys: Vec<_> = res.body.as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["access", "refresh"]);
@@ -45,20 +39,8 @@ async fn the_token_endpoint_also_answers_without_its_trailing_slash(pool: PgPool
 #[sqlx::test(migrations = "../migrations")]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_401(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let wrong = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": "not the password"}),
-        )
-        .await;
-    let unknown = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "nobody", "password": PASSWORD}),
-        )
-        .await;
+    let wrong = app.sign_in("admin", "not the password").await;
+    let unknown = app.sign_in("nobody", PASSWORD).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.body, unknown.body);
@@ -74,13 +56,7 @@ async fn an_inactive_user_cannot_sign_in_even_with_the_right_password(pool: PgPo
     tm_shared::store::users::set_active(&app.pool, "analyst", false)
         .await
         .unwrap();
-    let res = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "analyst", "password": PASSWORD}),
-        )
-        .await;
+    let res = app.sign_in("analyst", PASSWORD).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         res.body,
@@ -131,13 +107,7 @@ async fn bad_token_requests_name_the_field(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_refresh_token_gets_a_new_access_token(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let pair = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let pair = app.sign_in("admin", PASSWORD).await;
     let res = app
         .post(
             "/api/token/refresh/",
@@ -166,13 +136,7 @@ async fn an_access_token_is_refused_as_a_refresh_token(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_refresh_token_is_refused_as_an_access_token(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let pair = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let pair = app.sign_in("admin", PASSWORD).await;
     let refresh = pair.body["refresh"].as_str().unwrap();
     let res = app.get("/api/events/", Some(refresh)).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -193,13 +157,7 @@ async fn garbage_and_missing_refresh_tokens_are_refused(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let pair = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let pair = app.sign_in("admin", PASSWORD).await;
     tm_shared::store::users::set_active(&app.pool, "admin", false)
         .await
         .unwrap();
@@ -336,13 +294,7 @@ async fn the_token_endpoints_take_only_post(pool: PgPool) {
 async fn an_expired_refresh_token_is_refused(pool: PgPool) {
     let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(2));
     let app = TestApp::with_auth(pool, auth).await;
-    let pair = app
-        .post(
-            "/api/token/",
-            None,
-            json!({"username": "admin", "password": PASSWORD}),
-        )
-        .await;
+    let pair = app.sign_in("admin", PASSWORD).await;
     let body = json!({"refresh": pair.body["refresh"]});
     assert_eq!(
         app.post("/api/token/refresh/", None, body.clone())

@@ -75,6 +75,17 @@ async fn expect_503s(state: AppState, limit: Duration) {
     }
 }
 
+/// Another session's lock that every alert query must wait for, until the
+/// returned transaction is rolled back.
+async fn lock_alerts(pool: &PgPool) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut blocker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    blocker
+}
+
 #[tokio::test]
 async fn a_refused_connection_answers_503_within_the_acquire_timeout() {
     // Nothing listens on port 9 of loopback: every connection is refused.
@@ -120,11 +131,7 @@ async fn a_query_slower_than_the_statement_timeout_is_a_503(pool: PgPool) {
     let event = app.event("s", "intrusion", "High").await;
 
     // Another session holds a lock the alert list must wait for.
-    let mut blocker = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = lock_alerts(&pool).await;
     let started = Instant::now();
     let res = app.get("/api/alerts/", Some(&app.admin)).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -155,11 +162,7 @@ async fn a_request_past_its_deadline_is_a_503_even_if_the_database_never_gives_u
     let app = TestApp::with_state(pool.clone(), state).await;
     app.event("s", "intrusion", "High").await;
 
-    let mut blocker = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *blocker)
-        .await
-        .unwrap();
+    let blocker = lock_alerts(&pool).await;
     let started = Instant::now();
     let res = app.get("/api/alerts/", Some(&app.admin)).await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
