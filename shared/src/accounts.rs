@@ -53,7 +53,10 @@ pub async fn set_password(
     found(
         store::users::set_password(db, username, &phc).await?,
         username,
-    )
+    )?;
+    // A new password lifts a sign-in lockout.
+    store::throttle::clear(db, username).await?;
+    Ok(())
 }
 
 pub async fn set_role(db: &PgPool, username: &str, role: Role) -> Result<(), AccountError> {
@@ -64,7 +67,12 @@ pub async fn set_active(db: &PgPool, username: &str, active: bool) -> Result<(),
     found(
         store::users::set_active(db, username, active).await?,
         username,
-    )
+    )?;
+    if active {
+        // Reactivating someone also lifts a sign-in lockout.
+        store::throttle::clear(db, username).await?;
+    }
+    Ok(())
 }
 
 fn found(updated: bool, username: &str) -> Result<(), AccountError> {

@@ -107,3 +107,42 @@ async fn failures_spread_beyond_the_window_do_not_lock(pool: PgPool) {
     );
     assert_eq!(app.sign_in("admin", PASSWORD).await.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn parallel_guesses_get_no_more_tries_than_the_limit(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let guesses = (0..20).map(|_| app.sign_in("admin", "wrong guess"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 15));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_operator_setting_a_new_password_lifts_the_lockout(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for _ in 0..6 {
+        app.sign_in("analyst", "wrong guess").await;
+    }
+    assert_eq!(
+        app.sign_in("analyst", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    tm_shared::accounts::set_password(
+        &app.pool,
+        "analyst",
+        secrecy::SecretString::from("a fresh password"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.sign_in("analyst", "a fresh password").await.status,
+        StatusCode::OK
+    );
+}

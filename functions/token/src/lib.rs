@@ -78,9 +78,12 @@ async fn obtain(
         return Err(ApiError::Internal("full parse left a field unset".into()));
     };
 
-    // Refused before the password is even checked, known user or not.
-    if let Some(wait) = store::throttle::locked_for(&state.db, &username).await? {
-        return Err(ApiError::Throttled(wait.as_secs().max(1)));
+    // Counted, and refused when over the limit, before the password is
+    // checked: the same for a known user or not.
+    if let Some(wait) = store::throttle::attempt(&state.db, &username, &state.throttle).await? {
+        return Err(ApiError::Throttled(
+            wait.as_secs_f64().ceil().max(1.0) as u64
+        ));
     }
 
     let user = store::users::credentials(&state.db, &username).await?;
@@ -89,7 +92,6 @@ async fn obtain(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await?;
     let Some(user) = user.filter(|u| matches && u.is_active) else {
-        store::throttle::record_failure(&state.db, &username, &state.throttle).await?;
         return Err(ApiError::InvalidCredentials);
     };
     store::throttle::clear(&state.db, &username).await?;

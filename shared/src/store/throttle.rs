@@ -1,5 +1,5 @@
-//! Sign-in throttling: after too many failures for one username within a
-//! window, further attempts are refused until a lockout passes.
+//! Sign-in throttling: after too many failed attempts for one username
+//! within a window, further attempts are refused until a lockout passes.
 
 use std::time::Duration;
 
@@ -24,40 +24,45 @@ impl Default for ThrottleRule {
     }
 }
 
-/// How long `username` is still locked, if it is.
-pub async fn locked_for(db: &PgPool, username: &str) -> sqlx::Result<Option<Duration>> {
-    let seconds: Option<f64> = sqlx::query_scalar(
-        "SELECT EXTRACT(EPOCH FROM locked_until - now())::float8 FROM login_throttle \
-         WHERE username = $1 AND locked_until > now()",
-    )
-    .bind(username)
-    .fetch_optional(db)
-    .await?;
-    Ok(seconds.map(|s| Duration::from_secs_f64(s.max(0.0))))
-}
-
-/// Counts a failure; the one that reaches the limit starts the lockout. A
-/// failure after the window has passed starts a new window.
-pub async fn record_failure(db: &PgPool, username: &str, rule: &ThrottleRule) -> sqlx::Result<()> {
-    sqlx::query(
+/// Counts a sign-in attempt for `username` before its password is checked,
+/// and says how long to wait if the attempt is over the limit. Counting
+/// first, in one statement, means parallel guesses cannot all slip through
+/// before any of them is counted; a successful sign-in then clears the count.
+/// A lockout that has passed, or a window that has passed without a lockout,
+/// starts the count afresh.
+pub async fn attempt(
+    db: &PgPool,
+    username: &str,
+    rule: &ThrottleRule,
+) -> sqlx::Result<Option<Duration>> {
+    let wait: Option<f64> = sqlx::query_scalar(
         "INSERT INTO login_throttle AS t (username, failures, window_started_at, locked_until) \
-         VALUES ($1, 1, now(), CASE WHEN $3 <= 1 THEN now() + make_interval(secs => $4) END) \
+         VALUES ($1, 1, now(), CASE WHEN 1 > $3 THEN now() + make_interval(secs => $4) END) \
          ON CONFLICT (username) DO UPDATE SET \
-             failures = CASE WHEN t.window_started_at < now() - make_interval(secs => $2) \
+             failures = CASE WHEN t.locked_until <= now() \
+                                  OR (t.locked_until IS NULL \
+                                      AND t.window_started_at < now() - make_interval(secs => $2)) \
                              THEN 1 ELSE t.failures + 1 END, \
-             window_started_at = CASE WHEN t.window_started_at < now() - make_interval(secs => $2) \
+             window_started_at = CASE WHEN t.locked_until <= now() \
+                                           OR (t.locked_until IS NULL \
+                                               AND t.window_started_at < now() - make_interval(secs => $2)) \
                                       THEN now() ELSE t.window_started_at END, \
              locked_until = CASE \
-                 WHEN (CASE WHEN t.window_started_at < now() - make_interval(secs => $2) \
-                            THEN 1 ELSE t.failures + 1 END) >= $3 \
+                 WHEN t.locked_until <= now() \
+                      OR (t.locked_until IS NULL \
+                          AND t.window_started_at < now() - make_interval(secs => $2)) \
+                 THEN CASE WHEN 1 > $3 THEN now() + make_interval(secs => $4) END \
+                 WHEN t.locked_until IS NULL AND t.failures + 1 > $3 \
                  THEN now() + make_interval(secs => $4) \
-                 ELSE t.locked_until END",
+                 ELSE t.locked_until END \
+         RETURNING CASE WHEN failures > $3 \
+                        THEN EXTRACT(EPOCH FROM locked_until - now())::float8 END",
     )
     .bind(username)
     .bind(rule.window.as_secs_f64())
     .bind(i32::try_from(rule.max_failures).unwrap_or(i32::MAX))
     .bind(rule.lockout.as_secs_f64())
-    .execute(db)
+    .fetch_one(db)
     .await?;
     // Usernames nobody has is what a spraying attacker sends: sweep rows
     // whose window and lockout are long over, now and then.
@@ -69,10 +74,10 @@ pub async fn record_failure(db: &PgPool, username: &str, rule: &ThrottleRule) ->
         .execute(db)
         .await?;
     }
-    Ok(())
+    Ok(wait.map(|s| Duration::from_secs_f64(s.max(0.0))))
 }
 
-/// A successful sign-in forgets the failures.
+/// A successful sign-in, a new password or a reactivation forgets the count.
 pub async fn clear(db: &PgPool, username: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_throttle WHERE username = $1")
         .bind(username)
