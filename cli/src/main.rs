@@ -112,7 +112,12 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Migrate => migrate(&pool_from_env()?).await,
+        Command::Migrate => {
+            let settings = config::db_from_env(1).map_err(|e| e.to_string())?;
+            let pool =
+                tm_shared::db::lazy_pool(&settings.for_migrations()).map_err(|e| e.to_string())?;
+            migrate(&pool).await
+        }
         Command::User(command) => user(command, &pool_from_env()?).await,
         Command::Serve { bind } => {
             let state = AppState::from_env(LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;

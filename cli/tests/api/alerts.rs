@@ -410,3 +410,21 @@ async fn two_admins_changing_an_alert_at_once_are_both_applied_in_turn_and_recor
         );
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_alerts_history_outlives_its_deleted_event(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("s", "intrusion", "High").await;
+    set_status(&app, &event["alert"], "Resolved").await;
+    let deleted = app
+        .delete(&format!("/api/events/{}/", event["id"]), Some(&app.admin))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let kept: (i64, String) =
+        sqlx::query_as("SELECT event_id, to_status::text FROM alert_history WHERE alert_id = $1")
+            .bind(event["alert"].as_i64().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, (event["id"].as_i64().unwrap(), "Resolved".to_owned()));
+}

@@ -52,7 +52,7 @@ struct CustomResourceResponse<'a> {
     stack_id: &'a str,
     request_id: &'a str,
     logical_resource_id: &'a str,
-    data: Value,
+    data: &'a Value,
 }
 
 pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
@@ -68,8 +68,8 @@ pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
             }
         }
     };
-    let (status, reason, data) = match &result {
-        Ok(data) => ("SUCCESS", "migrations applied".to_owned(), data.clone()),
+    let (status, reason, data) = match result {
+        Ok(data) => ("SUCCESS", "migrations applied".to_owned(), data),
         Err(e) => ("FAILED", e.to_string(), json!({})),
     };
     tracing::info!(request_type = ?request.request_type, status, "custom resource");
@@ -83,20 +83,23 @@ pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
         stack_id: &request.stack_id,
         request_id: &request.request_id,
         logical_resource_id: &request.logical_resource_id,
-        data,
+        data: &data,
     };
     let body = serde_json::to_vec(&response).map_err(|e| AdminError(e.to_string()))?;
-    put(&request.response_url, body).await?;
-    result.map(|data| json!({ "Status": status, "Data": data }))
+    put(&request.response_url, body, admin.allows_loopback_answers()).await?;
+    // Answered, FAILED included: the invocation itself succeeded, so Lambda
+    // does not retry it against a stack that has moved on.
+    Ok(json!({ "Status": status, "Reason": response.reason, "Data": data }))
 }
 
-/// PUTs the answer. HTTPS always, except to loopback (the tests' listener).
-async fn put(url: &str, body: Vec<u8>) -> Result<(), AdminError> {
+/// PUTs the answer, over HTTPS (plain http to loopback only when allowed,
+/// for the tests' listener: in Lambda, loopback is the Runtime API).
+async fn put(url: &str, body: Vec<u8>, allow_loopback: bool) -> Result<(), AdminError> {
     let uri: Uri = url
         .parse()
         .map_err(|_| AdminError("ResponseURL is not a URL".into()))?;
     let loopback = matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    if uri.scheme_str() != Some("https") && !loopback {
+    if uri.scheme_str() != Some("https") && !(loopback && allow_loopback) {
         return Err(AdminError("ResponseURL must be https".into()));
     }
     let connector = hyper_rustls::HttpsConnectorBuilder::new()

@@ -24,7 +24,12 @@ use tm_shared::store;
 pub use custom_resource::CustomResourceRequest;
 
 pub struct Admin {
-    pub db: PgPool,
+    /// The pool, or why configuration failed at the cold start: the function
+    /// must still answer CloudFormation, so a bad configuration is reported
+    /// per invocation instead of failing the start.
+    db: Result<PgPool, String>,
+    /// Answers to plain-http loopback URLs: only the tests' stand-in for S3.
+    allow_loopback_answers: bool,
 }
 
 /// An operator's command, as `{"command": "...", ...}`.
@@ -65,11 +70,52 @@ struct UserRow {
 }
 
 impl Admin {
-    pub async fn load(max_connections: u32) -> Result<Self, ConfigError> {
-        let settings = load_db(max_connections).await?;
-        Ok(Self {
-            db: tm_shared::db::lazy_pool(&settings)?,
-        })
+    pub fn new(db: PgPool) -> Self {
+        Self {
+            db: Ok(db),
+            allow_loopback_answers: false,
+        }
+    }
+
+    /// An admin function whose configuration failed for `reason`.
+    pub fn unconfigured(reason: String) -> Self {
+        Self {
+            db: Err(reason),
+            allow_loopback_answers: false,
+        }
+    }
+
+    /// For tests: CloudFormation's answer may go to a plain-http loopback URL.
+    pub fn allowing_loopback_answers(mut self) -> Self {
+        self.allow_loopback_answers = true;
+        self
+    }
+
+    /// The cold start: configuration from the environment or Secrets
+    /// Manager. Migrations and operator commands have no statement timeout.
+    pub async fn load(max_connections: u32) -> Self {
+        let pool = async {
+            let settings = load_db(max_connections).await?.for_migrations();
+            tm_shared::db::lazy_pool(&settings)
+        };
+        match pool.await {
+            Ok(db) => Self::new(db),
+            Err(e) => {
+                let e: ConfigError = e;
+                tracing::error!(error = %e, "admin function not configured");
+                Self::unconfigured(e.to_string())
+            }
+        }
+    }
+
+    fn db(&self) -> Result<&PgPool, AdminError> {
+        self.db
+            .as_ref()
+            .map_err(|reason| AdminError(format!("not configured: {reason}")))
+    }
+
+    pub(crate) fn allows_loopback_answers(&self) -> bool {
+        self.allow_loopback_answers
     }
 
     /// Routes an invocation: a CloudFormation custom resource event, or a command.
@@ -93,7 +139,7 @@ impl Admin {
             &tm_shared::db::MIGRATOR
         };
         migrator
-            .run(&self.db)
+            .run(self.db()?)
             .await
             .map_err(|e| AdminError(format!("migrating: {e}")))?;
         Ok(tm_shared::db::MIGRATOR.iter().count())
@@ -105,7 +151,7 @@ impl Admin {
             Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
             Command::UserCreate { username, role } => {
                 let password = accounts::generated_password();
-                let user = accounts::create(&self.db, &username, role, password.clone())
+                let user = accounts::create(self.db()?, &username, role, password.clone())
                     .await
                     .map_err(err)?;
                 Ok(json!({
@@ -116,7 +162,7 @@ impl Admin {
             }
             Command::UserSetPassword { username } => {
                 let password = accounts::generated_password();
-                accounts::set_password(&self.db, &username, password.clone())
+                accounts::set_password(self.db()?, &username, password.clone())
                     .await
                     .map_err(err)?;
                 Ok(json!({
@@ -125,25 +171,25 @@ impl Admin {
                 }))
             }
             Command::UserSetRole { username, role } => {
-                accounts::set_role(&self.db, &username, role)
+                accounts::set_role(self.db()?, &username, role)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "role": role }))
             }
             Command::UserDeactivate { username } => {
-                accounts::set_active(&self.db, &username, false)
+                accounts::set_active(self.db()?, &username, false)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "is_active": false }))
             }
             Command::UserActivate { username } => {
-                accounts::set_active(&self.db, &username, true)
+                accounts::set_active(self.db()?, &username, true)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "is_active": true }))
             }
             Command::UserList => {
-                let users = store::users::list(&self.db)
+                let users = store::users::list(self.db()?)
                     .await
                     .map_err(|e| AdminError(format!("listing users: {e}")))?;
                 let rows: Vec<UserRow> = users

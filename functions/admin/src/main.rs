@@ -9,7 +9,7 @@ const MAX_CONNECTIONS: u32 = 1;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tm_shared::telemetry::init();
-    let admin = admin::Admin::load(MAX_CONNECTIONS).await?;
+    let admin = admin::Admin::load(MAX_CONNECTIONS).await;
     run(service_fn(|event: LambdaEvent<Value>| {
         let admin = &admin;
         async move { admin.handle(event.payload).await }

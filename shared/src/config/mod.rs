@@ -76,6 +76,13 @@ impl DbSettings {
         })
     }
 
+    /// The same database without a statement timeout: migrations may wait
+    /// for the migration lock or rewrite a big table, and must not be cut off.
+    pub fn for_migrations(mut self) -> Self {
+        self.statement_timeout = Duration::ZERO;
+        self
+    }
+
     /// The longest a request may take: waiting for a connection, one slow
     /// statement, and a second for the rest. Past it the answer is a 503,
     /// even if the database has gone silent mid-query.
@@ -96,10 +103,12 @@ impl DbSettings {
                 .password(parts.password.expose_secret())
                 .ssl_mode(parts.ssl_mode),
         };
+        let options = options.application_name("threat-monitoring");
+        if self.statement_timeout.is_zero() {
+            return Ok(options);
+        }
         let statement_timeout = self.statement_timeout.as_millis().to_string();
-        Ok(options
-            .application_name("threat-monitoring")
-            .options([("statement_timeout", statement_timeout.as_str())]))
+        Ok(options.options([("statement_timeout", statement_timeout.as_str())]))
     }
 }
 
@@ -127,6 +136,14 @@ impl Config {
     pub async fn load(default_max_connections: u32) -> Result<Self, ConfigError> {
         let url = optional("DATABASE_URL").map(SecretString::from);
         let jwt = optional("JWT_SECRET").map(SecretString::from);
+        // Without the variable or the ARN of its secret, say which variable
+        // is missing rather than what Secrets Manager would need.
+        if url.is_none() && optional("DB_SECRET_ARN").is_none() {
+            return Err(ConfigError::Missing("DATABASE_URL"));
+        }
+        if jwt.is_none() && optional("JWT_SECRET_ARN").is_none() {
+            return Err(ConfigError::Missing("JWT_SECRET"));
+        }
         let mut db_secret = None;
         let (target, jwt_secret) = match (url, jwt) {
             (Some(url), Some(jwt)) => (DbTarget::Url(url), jwt),
@@ -195,6 +212,9 @@ pub fn db_from_env(default_max_connections: u32) -> Result<DbSettings, ConfigErr
 pub async fn load_db(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
     let target = match optional("DATABASE_URL") {
         Some(url) => DbTarget::Url(SecretString::from(url)),
+        None if optional("DB_SECRET_ARN").is_none() => {
+            return Err(ConfigError::Missing("DATABASE_URL"));
+        }
         None => secrets::SecretsClient::from_env()?.db_target().await?,
     };
     DbSettings::from_env_with_target(target, default_max_connections)

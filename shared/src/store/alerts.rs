@@ -99,10 +99,11 @@ pub async fn set_status(
     if current != next {
         sqlx::query(
             "WITH changed AS ( \
-                 UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 RETURNING id \
+                 UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 \
+                 RETURNING id, event_id \
              ) \
-             INSERT INTO alert_history (alert_id, from_status, to_status, changed_by) \
-             SELECT id, $3, $2, $4 FROM changed",
+             INSERT INTO alert_history (alert_id, event_id, from_status, to_status, changed_by) \
+             SELECT id, event_id, $3, $2, $4 FROM changed",
         )
         .bind(id)
         .bind(next)
