@@ -177,41 +177,25 @@ impl DevDb {
     }
 
     fn create_database(&self) -> CliResult {
-        let socket = self.socket_dir().display().to_string();
-        let port = self.port.to_string();
-        let exists = self.pg_output(
-            "psql",
-            &[
-                "-h",
-                &socket,
-                "-p",
-                &port,
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-tAc",
-                &format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"),
-            ],
-        )?;
+        let exists = self.psql(&format!(
+            "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+        ))?;
         if exists.trim() != "1" {
-            self.pg(
-                "psql",
-                &[
-                    "-h",
-                    &socket,
-                    "-p",
-                    &port,
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-qc",
-                    &format!("CREATE DATABASE {DATABASE}"),
-                ],
-            )?;
+            self.psql(&format!("CREATE DATABASE {DATABASE}"))?;
         }
         Ok(())
+    }
+
+    /// Runs one SQL command as the superuser over the private socket.
+    fn psql(&self, sql: &str) -> CliResult<String> {
+        let socket = self.socket_dir().display().to_string();
+        let port = self.port.to_string();
+        self.pg_output(
+            "psql",
+            &[
+                "-h", &socket, "-p", &port, "-U", "postgres", "-d", "postgres", "-qtAc", sql,
+            ],
+        )
     }
 
     fn command(&self, program: &str, args: &[&str]) -> Command {
