@@ -112,15 +112,13 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Migrate => {
-            let settings = config::db_from_env(1).map_err(|e| e.to_string())?;
-            let pool =
-                tm_shared::db::lazy_pool(&settings.for_migrations()).map_err(|e| e.to_string())?;
-            migrate(&pool).await
-        }
-        Command::User(command) => user(command, &pool_from_env()?).await,
+        // Each reads DATABASE_URL, or the secret named by DB_SECRET_ARN.
+        Command::Migrate => migrate(&pool(true).await?).await,
+        Command::User(command) => user(command, &pool(false).await?).await,
         Command::Serve { bind } => {
-            let state = AppState::from_env(LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;
+            let state = AppState::load(LOCAL_MAX_CONNECTIONS)
+                .await
+                .map_err(|e| e.to_string())?;
             tmctl::serve::serve(state, bind)
                 .await
                 .map_err(|e| e.to_string())
@@ -142,8 +140,13 @@ async fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn pool_from_env() -> CliResult<PgPool> {
-    let settings = config::db_from_env(2).map_err(|e| e.to_string())?;
+/// A small pool for operator commands; without a statement timeout for
+/// migrations, which may wait for the migration lock.
+async fn pool(for_migrations: bool) -> CliResult<PgPool> {
+    let mut settings = config::load_db(1).await.map_err(|e| e.to_string())?;
+    if for_migrations {
+        settings = settings.for_migrations();
+    }
     tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())
 }
 

@@ -42,11 +42,6 @@ impl AppState {
         self
     }
 
-    /// Reads configuration from the environment and builds the state.
-    pub fn from_env(default_max_connections: u32) -> Result<Self, ConfigError> {
-        Self::from_config(Config::from_env(default_max_connections)?)
-    }
-
     /// Reads configuration from the environment or Secrets Manager (see
     /// [`Config::load`]) and builds the state: what a cold start does.
     pub async fn load(default_max_connections: u32) -> Result<Self, ConfigError> {

@@ -174,16 +174,6 @@ impl Config {
             db_secret,
         })
     }
-
-    /// Everything the API needs. `default_max_connections` differs between a
-    /// Lambda instance (one request at a time) and the local server.
-    pub fn from_env(default_max_connections: u32) -> Result<Self, ConfigError> {
-        Ok(Self {
-            db: db_from_env(default_max_connections)?,
-            auth: AuthSettings::from_env_with_secret(required_secret("JWT_SECRET")?)?,
-            db_secret: None,
-        })
-    }
 }
 
 impl AuthSettings {
@@ -203,11 +193,6 @@ impl AuthSettings {
     }
 }
 
-/// Only the database settings, for commands that do not serve the API.
-pub fn db_from_env(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
-    DbSettings::from_env_with_url(required_secret("DATABASE_URL")?, default_max_connections)
-}
-
 /// Database settings alone, from `DATABASE_URL` or else `DB_SECRET_ARN`.
 pub async fn load_db(default_max_connections: u32) -> Result<DbSettings, ConfigError> {
     let target = match optional("DATABASE_URL") {
@@ -223,13 +208,6 @@ pub async fn load_db(default_max_connections: u32) -> Result<DbSettings, ConfigE
 /// A variable's value, if set and not empty.
 fn optional(name: &str) -> Option<String> {
     env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn required_secret(name: &'static str) -> Result<SecretString, ConfigError> {
-    match env::var(name) {
-        Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
-        _ => Err(ConfigError::Missing(name)),
-    }
 }
 
 fn number(name: &'static str, default: u32) -> Result<u32, ConfigError> {
