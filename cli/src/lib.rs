@@ -3,6 +3,8 @@
 //! drive: [`app`] is exactly what `tmctl serve` serves.
 
 pub mod devdb;
+pub mod openapi;
+pub mod postman;
 pub mod serve;
 pub mod users;
 
@@ -32,6 +34,7 @@ pub fn routes() -> Vec<(&'static str, String)> {
 pub fn app(state: AppState) -> Router {
     let routes = token::routes()
         .merge(events::routes())
-        .merge(alerts::routes());
+        .merge(alerts::routes())
+        .merge(openapi::routes());
     tm_shared::finish_router(routes, state)
 }

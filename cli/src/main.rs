@@ -42,6 +42,10 @@ enum Command {
     /// Print every route as `<function> <path>`, one per line (for checking
     /// the deployment template).
     Routes,
+    /// Print the OpenAPI document (what `openapi.json` holds).
+    Openapi,
+    /// Print the Postman collection (what `postman_collection.json` holds).
+    Postman,
     /// The private development PostgreSQL on its own.
     #[command(subcommand)]
     Db(DbCommand),
@@ -128,6 +132,17 @@ async fn run(cli: Cli) -> CliResult {
             for (function, path) in tmctl::routes() {
                 println!("{function} {path}");
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            print!("{}", tmctl::openapi::document_json());
+            Ok(())
+        }
+        Command::Postman => {
+            print!(
+                "{}",
+                tmctl::postman::collection_json(&tmctl::openapi::document())
+            );
             Ok(())
         }
         Command::Db(DbCommand::Start) => {

@@ -77,6 +77,9 @@ pub enum ApiError {
     NotFound,
     #[error("invalid page")]
     InvalidPage,
+    /// The request is valid but the resource's current state does not allow it.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed { method: Method, allow: &'static str },
     #[error("payload too large")]
@@ -109,6 +112,7 @@ impl ApiError {
             }
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound | Self::InvalidPage => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -140,6 +144,7 @@ impl ApiError {
             }
             Self::NotFound => json!({ "detail": "Not found." }),
             Self::InvalidPage => json!({ "detail": "Invalid page." }),
+            Self::Conflict(message) => json!({ "detail": message }),
             Self::MethodNotAllowed { method, .. } => {
                 json!({ "detail": format!("Method \"{method}\" not allowed.") })
             }

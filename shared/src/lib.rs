@@ -9,6 +9,8 @@ pub mod error;
 pub mod http;
 pub mod lambda;
 pub mod models;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod state;
 pub mod store;
 pub mod telemetry;

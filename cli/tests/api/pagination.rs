@@ -176,7 +176,10 @@ async fn events_filter_by_severity_type_source_and_time(pool: PgPool) {
         ),
         ("since=2026-03-02T00:00:00Z", vec![c, b]),
         ("until=2026-03-02T00:00:00Z&event_type=intrusion", vec![a]),
-        ("severity=", vec![c, b, a]),
+        (
+            "since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z",
+            vec![],
+        ),
     ];
     for (query, expected) in cases {
         let res = app

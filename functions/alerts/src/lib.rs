@@ -15,6 +15,11 @@ use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 const LIST: &str = "/api/alerts/";
 const DETAIL: &str = "/api/alerts/{id}/";
 
+#[cfg(feature = "openapi")]
+mod openapi;
+#[cfg(feature = "openapi")]
+pub use openapi::document;
+
 /// Every path this function serves, each also without its trailing slash.
 pub const PATHS: &[&str] = &[LIST, DETAIL];
 

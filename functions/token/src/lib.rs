@@ -16,6 +16,11 @@ use tm_shared::{ApiError, AppState, finish_router, store};
 const OBTAIN_PATH: &str = "/api/token/";
 const REFRESH_PATH: &str = "/api/token/refresh/";
 
+#[cfg(feature = "openapi")]
+mod openapi;
+#[cfg(feature = "openapi")]
+pub use openapi::document;
+
 /// Every path this function serves, each also without its trailing slash.
 pub const PATHS: &[&str] = &[OBTAIN_PATH, REFRESH_PATH];
 
@@ -39,12 +44,16 @@ pub fn router(state: AppState) -> Router {
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct TokenPair {
+    /// Short-lived; send it as `Authorization: Bearer <access>`.
     access: String,
+    /// Longer-lived; trade it at `/api/token/refresh/` for a new access token.
     refresh: String,
 }
 
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct AccessToken {
     access: String,
 }

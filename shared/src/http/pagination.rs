@@ -32,8 +32,9 @@ impl PageRequest {
     pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Result<Self, ApiError> {
         let size = match params.last("page_size") {
             None => DEFAULT_PAGE_SIZE,
-            Some(raw) => match raw.parse::<u64>() {
-                Ok(n) if n >= 1 => n.min(u64::from(MAX_PAGE_SIZE)) as u32,
+            // i64, as the document says: a larger number is not a page size.
+            Some(raw) => match raw.parse::<i64>() {
+                Ok(n) if n >= 1 => n.min(i64::from(MAX_PAGE_SIZE)) as u32,
                 _ => {
                     errors.add("page_size", "A positive integer is required.");
                     DEFAULT_PAGE_SIZE

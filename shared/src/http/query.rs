@@ -36,14 +36,14 @@ impl QueryParams {
     }
 
     /// The last value given for `key`, as Django's `QueryDict.get` does.
-    /// An empty value counts as absent, as in django-filter.
+    /// An empty value is a value: each reader refuses it, rather than
+    /// silently widening a filter a client meant to set.
     pub fn last(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
     }
 
     /// Every value of `key`, whether repeated (`?k=a&k=b`) or comma-separated
@@ -58,8 +58,7 @@ impl QueryParams {
             .iter()
             .filter(|(k, _)| k == key)
             .flat_map(|(_, v)| v.split(','))
-            .map(str::trim)
-            .filter(|item| !item.is_empty());
+            .map(str::trim);
         for item in items {
             match item.parse::<T>() {
                 Ok(value) if !chosen.contains(&value) => chosen.push(value),
@@ -89,6 +88,10 @@ impl QueryParams {
     /// A free-text filter with a length bound.
     pub fn text(&self, key: &str, max_chars: usize, errors: &mut FieldErrors) -> Option<String> {
         let raw = self.last(key)?;
+        if raw.is_empty() {
+            errors.add(key, crate::http::fields::BLANK);
+            return None;
+        }
         if raw.chars().count() > max_chars {
             errors.add(
                 key,
@@ -108,7 +111,8 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     }
 }
 
-/// `since` and `until`, both inclusive, checked to be in order.
+/// `since` and `until`, both inclusive. An inverted range matches nothing;
+/// it is not an error, so each bound can be checked on its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimeRange {
     pub since: Option<OffsetDateTime>,
@@ -117,14 +121,10 @@ pub struct TimeRange {
 
 impl TimeRange {
     pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Self {
-        let since = params.datetime("since", errors);
-        let until = params.datetime("until", errors);
-        if let (Some(s), Some(u)) = (since, until)
-            && u < s
-        {
-            errors.add("until", "Must not be earlier than since.");
+        Self {
+            since: params.datetime("since", errors),
+            until: params.datetime("until", errors),
         }
-        Self { since, until }
     }
 }
 
@@ -151,12 +151,22 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_value_means_no_filter() {
-        let q = QueryParams::parse(Some("severity=&since=")).unwrap();
+    fn an_empty_value_is_an_error_not_an_absent_filter() {
+        let q = QueryParams::parse(Some("severity=&since=&source=&status=High,")).unwrap();
         let mut errors = FieldErrors::new();
         assert_eq!(q.choices::<Severity>("severity", &mut errors), None);
         assert_eq!(q.datetime("since", &mut errors), None);
-        assert!(errors.is_empty());
+        assert_eq!(q.text("source", 10, &mut errors), None);
+        q.choices::<Severity>("status", &mut errors);
+        let mut expected = FieldErrors::new();
+        expected.add("severity", "\"\" is not a valid choice.");
+        expected.add(
+            "since",
+            "Enter a valid date/time in RFC 3339 format, e.g. 2026-01-31T12:00:00Z.",
+        );
+        expected.add("source", crate::http::fields::BLANK);
+        expected.add("status", "\"\" is not a valid choice.");
+        assert_eq!(errors, expected);
     }
 
     #[test]
@@ -166,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn datetimes_must_be_rfc3339_and_ordered() {
+    fn datetimes_must_be_rfc3339() {
         let q = QueryParams::parse(Some(
             "since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00%2B00:00",
         ))
@@ -174,7 +184,7 @@ mod tests {
         let mut errors = FieldErrors::new();
         let range = TimeRange::from_query(&q, &mut errors);
         assert!(range.since.is_some() && range.until.is_some());
-        assert!(!errors.is_empty(), "until before since must be refused");
+        assert!(errors.is_empty(), "an inverted range is allowed");
 
         let q = QueryParams::parse(Some("since=2026-01-01T00:00:00+02:00")).unwrap();
         let mut errors = FieldErrors::new();

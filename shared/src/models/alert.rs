@@ -28,6 +28,7 @@ const READ_ONLY: &[&str] = &[
 /// API, and the event's own fields sit beside it so that an analyst, who may
 /// not read events, sees what the alert is about.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Alert {
     pub id: i64,
     pub event: i64,
@@ -36,11 +37,14 @@ pub struct Alert {
     pub severity: Severity,
     pub description: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
     pub status: AlertStatus,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: OffsetDateTime,
 }
 
@@ -59,12 +63,32 @@ impl AlertUpdate {
     }
 }
 
-/// Refusal of a status change the lifecycle does not allow.
-pub fn transition_error(from: AlertStatus, to: AlertStatus) -> ApiError {
-    FieldErrors::single(
-        "status",
-        format!("Cannot move an alert from {from} to {to}; reopen it first."),
+/// The request body of `PATCH /api/alerts/{id}/`.
+#[cfg(feature = "openapi")]
+pub fn update_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use crate::openapi::{object_body, schema_ref};
+    let writable = vec![("status", schema_ref::<AlertStatus>())];
+    debug_assert!(
+        writable
+            .iter()
+            .map(|(name, _)| *name)
+            .eq(WRITABLE.iter().copied())
+    );
+    object_body(
+        "The new status. Open → Acknowledged → Resolved, Open → Resolved, or back to Open; \
+         a resolved alert must be reopened before it is acknowledged again.",
+        writable,
+        Mode::Partial,
+        READ_ONLY,
     )
+}
+
+/// Refusal of a status change the lifecycle does not allow from the alert's
+/// current status: a conflict with the alert's state, not a bad request.
+pub fn transition_error(from: AlertStatus, to: AlertStatus) -> ApiError {
+    ApiError::Conflict(format!(
+        "Cannot move an alert from {from} to {to}; reopen it first."
+    ))
 }
 
 /// `GET /api/alerts/` filters. `created_at` is what `since`/`until` bound.

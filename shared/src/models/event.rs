@@ -31,6 +31,7 @@ const READ_ONLY: &[&str] = &["id", "timestamp", "alert"];
 
 /// An event as the API shows it, with the id of the alert it raised, if any.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: i64,
     pub source: String,
@@ -38,7 +39,10 @@ pub struct Event {
     pub severity: Severity,
     pub description: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
+    /// The alert this event raised, if it is High or Critical.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub alert: Option<i64>,
 }
 
@@ -94,6 +98,35 @@ impl NewEvent {
             _ => Err(ApiError::Internal("full parse left a field unset".into())),
         }
     }
+}
+
+/// The request body of a create or PUT (`Mode::Full`), or of a PATCH.
+#[cfg(feature = "openapi")]
+pub fn body_schema(mode: Mode) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use crate::openapi::{object_body, schema_ref, text};
+    let description = match mode {
+        Mode::Full => "An event: every writable field. A High or Critical one raises an alert.",
+        Mode::Partial => "The fields to change; the alert follows the severity.",
+    };
+    let writable = vec![
+        (
+            "source",
+            text(SOURCE, "The sensor or system that reported it."),
+        ),
+        ("event_type", schema_ref::<EventType>()),
+        ("severity", schema_ref::<Severity>()),
+        (
+            "description",
+            text(DESCRIPTION, "What was seen; kept verbatim, may be empty."),
+        ),
+    ];
+    debug_assert!(
+        writable
+            .iter()
+            .map(|(name, _)| *name)
+            .eq(WRITABLE.iter().copied())
+    );
+    object_body(description, writable, mode, READ_ONLY)
 }
 
 /// `GET /api/events/` filters.
