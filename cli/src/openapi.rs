@@ -5,7 +5,6 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tm_shared::AppState;
 use tm_shared::openapi::BEARER;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
@@ -71,7 +70,7 @@ pub fn document_json() -> String {
 /// `/api/schema/` and the Swagger UI at `/api/docs/`. The UI's assets are
 /// compiled in from the `utoipa-swagger-ui` crate; nothing is fetched from
 /// the internet, and the online validator badge is off.
-pub fn routes() -> Router<AppState> {
+pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let schema = document_json();
     let ui = SwaggerUi::new(DOCS_PATH).config(
         Config::new([SCHEMA_PATH])

@@ -7,6 +7,7 @@ mod apigw;
 mod events;
 mod helpers;
 mod logs;
+mod openapi;
 mod pagination;
 mod requests;
 mod roles;
