@@ -1,0 +1,46 @@
+"""schemathesis hooks for scripts/fuzz-api: a check that a refused request
+changed nothing.
+
+Runs with one worker, so responses arrive one at a time: the database's
+digest after each response is compared with the digest after the previous
+one. A 4xx whose digest differs changed the database. login_throttle is left
+out: counting a failed sign-in is a deliberate write.
+"""
+
+import os
+import subprocess
+
+import schemathesis
+
+DIGEST_SQL = """
+SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
+  SELECT 'e' || e::text AS t FROM events e
+  UNION ALL SELECT 'a' || a::text FROM alerts a
+  UNION ALL SELECT 'h' || h::text FROM alert_history h
+  UNION ALL SELECT 'u' || u::text FROM users u
+) rows
+"""
+
+_last_digest = None
+
+
+def _digest() -> str:
+    return subprocess.run(
+        ["psql", "-w", "-tA", os.environ["FUZZ_DATABASE_URL"], "-c", DIGEST_SQL],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+@schemathesis.check
+def refused_requests_change_nothing(ctx, response, case):
+    """A request answered 4xx left every table as it was."""
+    global _last_digest
+    now = _digest()
+    before, _last_digest = _last_digest, now
+    if before is not None and 400 <= response.status_code < 500 and now != before:
+        raise AssertionError(
+            f"{case.method} {case.path} was refused with {response.status_code} "
+            "but the database changed"
+        )
