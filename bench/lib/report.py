@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Turns a run's facts (JSON lines written by record.py) into the results:
+one JSON document and a Markdown page, each figure beside its target.
+
+    report.py --facts FILE --json OUT.json --md OUT.md [--fail-on-problems]
+
+Problems are socket errors, unexpected statuses, a server that died, rows
+missing after ingest, failed cold starts. With --fail-on-problems (smoke
+runs, for CI) they make the exit status 1; a full run only reports them, as
+errors under heavy load are results too. Missed targets never fail a run.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+MIB_KB = 1024  # VmHWM is in KiB
+TARGET_SIZE = 1_000_000
+TARGET_CONNECTIONS = 32
+
+SCENARIO_TITLES = {
+    "alerts_first_page": "GET /api/alerts/?severity=High&status=Open (first page, analyst)",
+    "alerts_deep_page": "same filter, middle page (analyst)",
+    "alert_by_id": "GET /api/alerts/{id}/, random ids (analyst)",
+    "ingest": "POST /api/events/, High event (admin)",
+    "token": "POST /api/token/ (admin credentials)",
+    "events_window": "GET /api/events/?since&until, narrow window (admin)",
+}
+
+
+# ---------------------------------------------------------------- collecting
+
+def read_facts(path):
+    facts = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                facts.append(json.loads(line))
+    return facts
+
+
+def of_kind(facts, kind):
+    return [f for f in facts if f.get("kind") == kind]
+
+
+def last_of_kind(facts, kind):
+    found = of_kind(facts, kind)
+    return found[-1] if found else {}
+
+
+def strip_kind(fact):
+    return {k: v for k, v in fact.items() if k != "kind"}
+
+
+def ingest_ratios(api, pgbench):
+    """API ingest rps over pgbench tps, per size where both were measured."""
+    ceilings = {p["size"]: p.get("tps") for p in pgbench}
+    ratios = []
+    for entry in api:
+        if entry["scenario"] != "ingest" or not entry.get("result"):
+            continue
+        tps = ceilings.get(entry["size"])
+        if tps:
+            ratios.append(
+                {"size": entry["size"], "api_rps": entry["result"]["rps"], "pgbench_tps": tps,
+                 "ratio": round(entry["result"]["rps"] / tps, 3)}
+            )
+    return ratios
+
+
+def build_document(facts):
+    api = [strip_kind(f) for f in of_kind(facts, "api")]
+    pgbench = [strip_kind(f) for f in of_kind(facts, "pgbench")]
+    cold = strip_kind(last_of_kind(facts, "cold_start"))
+    doc = {
+        "run": strip_kind(last_of_kind(facts, "run")),
+        "machine": last_of_kind(facts, "machine").get("info", {}),
+        "datasets": [strip_kind(f) for f in of_kind(facts, "dataset")],
+        "argon2": strip_kind(last_of_kind(facts, "argon2")),
+        "api": api,
+        "pgbench": pgbench,
+        "ingest_vs_pgbench": ingest_ratios(api, pgbench),
+        "plans": strip_kind(last_of_kind(facts, "plans")),
+        "cold_start": cold,
+    }
+    doc["targets"] = evaluate_targets(doc)
+    doc["problems"] = find_problems(doc, facts)
+    return doc
+
+
+# ------------------------------------------------------------------- targets
+
+def largest_size(doc):
+    sizes = [entry["size"] for entry in doc["api"]]
+    return max(sizes) if sizes else None
+
+
+def scenario_result(doc, scenario, size):
+    for entry in doc["api"]:
+        if entry["scenario"] == scenario and entry["size"] == size:
+            return entry.get("result")
+    return None
+
+
+def target(name, goal, value, met, unit="", note=""):
+    status = "n/a" if value is None or met is None else ("met" if met else "missed")
+    return {"name": name, "target": goal, "value": value, "unit": unit, "status": status, "note": note}
+
+
+def api_targets(doc):
+    size = largest_size(doc)
+    connections = doc["run"].get("connections")
+    at_target_load = size == TARGET_SIZE and connections == TARGET_CONNECTIONS
+    load_note = f"at {size:,} events, {connections} connections" if size else "not measured"
+    if size and not at_target_load:
+        load_note += f" (target is for {TARGET_SIZE:,} events, {TARGET_CONNECTIONS} connections)"
+
+    def judged(ok):
+        return ok if at_target_load else None
+
+    found = []
+    for scenario, label in (("alerts_first_page", "first page"), ("alerts_deep_page", "middle page")):
+        result = scenario_result(doc, scenario, size)
+        rps = result and result["rps"]
+        p99 = result and result["p99_ms"]
+        found.append(target(f"Alert list ({label}): throughput", ">= 3,000 rps", rps,
+                            judged(rps is not None and rps >= 3000), "rps", load_note))
+        found.append(target(f"Alert list ({label}): p99", "< 20 ms", p99,
+                            judged(p99 is not None and p99 < 20), "ms", load_note))
+    single = scenario_result(doc, "alert_by_id", size)
+    p99 = single and single["p99_ms"]
+    found.append(target("Single alert: p99", "< 5 ms", p99,
+                        None if p99 is None else p99 < 5, "ms", load_note))
+    ratios = [r for r in doc["ingest_vs_pgbench"] if r["size"] == size]
+    ratio = ratios[0]["ratio"] if ratios else None
+    found.append(target("Ingest: API rps / pgbench tps", ">= 0.50", ratio,
+                        None if ratio is None else ratio >= 0.5, "", load_note))
+    return found
+
+
+def cold_start_targets(doc):
+    found = []
+    for name, fn in sorted(doc["cold_start"].get("result", {}).get("functions", {}).items()):
+        median = fn.get("median_ms")
+        found.append(target(f"Cold start median ({name})", "< 30 ms", median,
+                            None if median is None else median < 30, "ms"))
+        rss = fn.get("peak_rss_kb_max")
+        rss_mib = round(rss / MIB_KB, 2) if rss is not None else None
+        found.append(target(f"Function peak RSS ({name})", "< 15 MiB", rss_mib,
+                            None if rss_mib is None else rss_mib < 15, "MiB"))
+        size = fn.get("bootstrap_bytes")
+        size_mib = round(size / 2**20, 2) if size is not None else None
+        found.append(target(f"Bootstrap size ({name})", "< 10 MiB", size_mib,
+                            None if size_mib is None else size_mib < 10, "MiB"))
+    return found
+
+
+def evaluate_targets(doc):
+    return api_targets(doc) + cold_start_targets(doc)
+
+
+# ------------------------------------------------------------------ problems
+
+def scenario_problems(entry):
+    where = f"{entry['scenario']} at {entry['size']:,} events"
+    result = entry.get("result")
+    if not result:
+        return [f"{where}: wrk gave no result"]
+    found = []
+    if result["requests"] == 0:
+        found.append(f"{where}: no request completed")
+    if result["socket_errors"]:
+        found.append(f"{where}: {result['socket_errors']} socket errors ({result['timeouts']} timeouts)")
+    if result["non_2xx"]:
+        found.append(f"{where}: {result['non_2xx']} answers with status >= 400")
+    check = entry.get("ingest_check")
+    if check and result.get("responses_2xx") is not None:
+        if check["rows_added"] < result["responses_2xx"]:
+            found.append(
+                f"{where}: {result['responses_2xx']} events acknowledged but only "
+                f"{check['rows_added']} rows added"
+            )
+    return found
+
+
+def find_problems(doc, facts):
+    found = [f["message"] for f in of_kind(facts, "problem")]
+    for entry in doc["api"]:
+        found += scenario_problems(entry)
+    for name, fn in doc["cold_start"].get("result", {}).get("functions", {}).items():
+        if fn["ok"] < fn["starts"]:
+            found.append(f"cold start {name}: {fn['starts'] - fn['ok']} of {fn['starts']} failed: "
+                         + "; ".join(fn["errors"][:2]))
+    for error in doc["plans"].get("result", {}).get("errors", []):
+        found.append(f"EXPLAIN: {error}")
+    return found
+
+
+# ------------------------------------------------------------------ markdown
+
+def num(value, digits=1):
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def mib(kb):
+    return "-" if kb is None else f"{kb / MIB_KB:.1f}"
+
+
+def table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def md_header(doc):
+    run, machine = doc["run"], doc["machine"]
+    lines = [f"# Benchmark results ({run.get('mode', '?')})", ""]
+    if run.get("mode") == "smoke":
+        lines.append("> Smoke run: tiny data set, short runs. It checks that the benchmark "
+                     "works; its figures mean nothing.\n")
+    if "debug" in str(run.get("tmctl", "")):
+        lines.append("> `tmctl` was a debug build: throughput and latency figures mean nothing.\n")
+    lines.append(f"{machine.get('date', '?')}, commit {machine.get('git_commit') or '?'}, "
+                 f"`bench/run {run.get('arguments', '')}`".rstrip() + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def md_targets(doc):
+    def measured(t):
+        unit = f" {t['unit']}" if t["unit"] and t["value"] is not None else ""
+        return num(t["value"], 2) + unit
+
+    status = {"met": "met", "missed": "**missed**", "n/a": "n/a"}
+    rows = [(t["name"], t["target"], measured(t), status[t["status"]], t["note"]) for t in doc["targets"]]
+    return "## Targets\n\n" + table(["What", "Target", "Measured", "Status", "Conditions"], rows) + "\n"
+
+
+def md_machine(doc):
+    m = doc["machine"]
+    rows = [("CPU", f"{m.get('cpu_model')} ({m.get('nproc')} cores)"),
+            ("Memory", f"{num(m.get('memory_mib'), 0)} MiB"), ("Kernel", m.get("kernel")),
+            ("PostgreSQL", m.get("postgresql")), ("rustc", m.get("rustc")), ("wrk", m.get("wrk")),
+            ("Python", m.get("python")), ("tmctl", f"`{m.get('tmctl')}`")]
+    return "## Machine\n\n" + table(["", ""], rows) + "\n"
+
+
+def md_datasets(doc):
+    rows = [(num(d["size"]), num(d["added"]), num(d.get("insert_s"), 2), num(d.get("vacuum_s"), 2),
+             num(round(d["added"] / d["insert_s"])) if d.get("insert_s") else "-",
+             num(d.get("events")), num(d.get("alerts")))
+            for d in doc["datasets"]]
+    return ("## Data sets\n\nLoaded with SQL (`bench/sql/load.sql`); each size adds to the one before. "
+            "Rows in the tables include those the ingest scenarios and pgbench added earlier.\n\n"
+            + table(["Size", "Events added", "INSERT s", "VACUUM ANALYZE s", "Events/s",
+                     "Events in table", "Alerts in table"], rows) + "\n")
+
+
+def md_api(doc):
+    run = doc["run"]
+    out = [f"## API (`tmctl serve`)\n\nwrk -t{run.get('threads')} -c{run.get('connections')} "
+           f"-d{run.get('duration_s')}s per scenario; pool size {run.get('pool_size')}; "
+           "non-2xx is wrk's count of answers with status >= 400; peak RSS is the server's VmHWM "
+           "during the scenario (reset to the current RSS before each, so memory the allocator kept "
+           "from an earlier scenario shows in later ones).\n"]
+    for size in sorted({e["size"] for e in doc["api"]}):
+        rows = []
+        for e in (e for e in doc["api"] if e["size"] == size):
+            r = e.get("result") or {}
+            rows.append((SCENARIO_TITLES.get(e["scenario"], e["scenario"]), num(r.get("rps")),
+                         num(r.get("p50_ms"), 2), num(r.get("p90_ms"), 2), num(r.get("p99_ms"), 2),
+                         num(r.get("max_ms"), 2), num(r.get("non_2xx")), num(r.get("socket_errors")),
+                         mib(e.get("peak_rss_kb")) + ("" if e.get("rss_reset", True) else " (since start)")))
+        out.append(f"### Data set of {size:,} events\n\n" + table(
+            ["Scenario", "rps", "p50 ms", "p90 ms", "p99 ms", "max ms", "non-2xx", "socket errors",
+             "peak RSS MiB"], rows))
+        out.append(md_api_notes(doc, size))
+    return "\n".join(out) + "\n"
+
+
+def md_api_notes(doc, size):
+    notes = []
+    for e in (e for e in doc["api"] if e["size"] == size):
+        if e["scenario"] == "alerts_deep_page":
+            notes.append(f"middle page: page {e.get('page')} of {e.get('pages')} "
+                         f"({num(e.get('matching'))} matching alerts)")
+        if e["scenario"] == "events_window":
+            notes.append(f"window: {e.get('since')} .. {e.get('until')} ({num(e.get('matching'))} events)")
+        if e["scenario"] == "ingest" and e.get("ingest_check"):
+            c, r = e["ingest_check"], e.get("result") or {}
+            notes.append(f"ingest: {num(r.get('responses_2xx'))} answered 2xx, {num(c['rows_added'])} "
+                         f"events and {num(c['alerts_added'])} alerts added to the database")
+        if e["scenario"] == "token":
+            a = doc["argon2"]
+            notes.append(f"token: argon2id m={a.get('memory_kib')} KiB, t={a.get('iterations')}, "
+                         f"p={a.get('parallelism')}; at most {a.get('hashing_slots')} hashes at once "
+                         "(one per core)")
+    return "".join(f"- {n}\n" for n in notes) + "\n"
+
+
+def md_pgbench(doc):
+    rows = [(num(r["size"]), num(r["api_rps"]), num(r["pgbench_tps"]), num(r["ratio"], 2))
+            for r in doc["ingest_vs_pgbench"]]
+    detail = [(num(p["size"]), num(p.get("tps")), num(p.get("latency_ms"), 2), p.get("clients"))
+              for p in doc["pgbench"]]
+    return ("## Ingest against the database's ceiling\n\n"
+            "`pgbench -n -M prepared -f bench/sql/ingest.pgbench`: "
+            "the API's insert statement with nothing in between.\n\n"
+            + table(["Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
+            + table(["Size", "pgbench tps", "latency avg ms", "clients"], detail) + "\n")
+
+
+def md_plans(doc):
+    plans = doc["plans"].get("result", {}).get("plans", [])
+    if not plans:
+        return "## Query plans\n\nNot captured.\n\n"
+    rows = [(p["name"], p["plan_mode"], num(p["execution_ms"], 3),
+             ("**" + "; ".join(p["seq_scans"]) + "**") if p["seq_scans"] else "none",
+             f"`{os.path.relpath(p['file'])}`") for p in plans]
+    at = doc["plans"]
+    return (f"## Query plans (data set of {num(at.get('size'))} events)\n\n"
+            f"Tables at the time: {num(at.get('events'))} events, {num(at.get('alerts'))} alerts. "
+            "EXPLAIN (ANALYZE, BUFFERS) of the prepared statements (`bench/sql/`), as a custom plan "
+            "(a connection's first executions) and a generic plan (what PostgreSQL may settle on "
+            "after five).\n\n"
+            + table(["Query", "Plan", "Execution ms", "Seq scan on events/alerts", "Plan file"], rows) + "\n")
+
+
+def md_cold_start(doc):
+    cold = doc["cold_start"]
+    if cold.get("skipped"):
+        return f"## Lambda cold starts\n\nSkipped: {cold['skipped']}\n\n"
+    functions = cold.get("result", {}).get("functions", {})
+    rows = [(name, f"{fn['ok']}/{fn['starts']}", num(fn["median_ms"], 2), num(fn["min_ms"], 2),
+             num(fn["max_ms"], 2), mib(fn["peak_rss_kb_max"]), num(fn["bootstrap_bytes"]),
+             f"{num(fn['zip_bytes'])} ({fn['zip_source']})")
+            for name, fn in sorted(functions.items())]
+    missing = cold.get("result", {}).get("missing", [])
+    note = f"\nMissing bootstraps: {', '.join(missing)}\n" if missing else ""
+    return ("## Lambda cold starts\n\nEach start: a fresh process against a local Runtime API emulator, "
+            "timed from just before exec to the function's response (first request and first "
+            "database connection included).\n\n"
+            + table(["Function", "ok", "median ms", "min ms", "max ms", "peak RSS MiB",
+                     "bootstrap bytes", "zip bytes"], rows) + note + "\n")
+
+
+def md_problems(doc):
+    if not doc["problems"]:
+        return "## Problems\n\nNone.\n"
+    return "## Problems\n\n" + "".join(f"- {p}\n" for p in doc["problems"])
+
+
+def render_markdown(doc):
+    return "".join([md_header(doc), md_targets(doc), md_machine(doc), md_datasets(doc), md_api(doc),
+                    md_pgbench(doc), md_plans(doc), md_cold_start(doc), md_problems(doc)])
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--facts", required=True)
+    parser.add_argument("--json", required=True)
+    parser.add_argument("--md", required=True)
+    parser.add_argument("--fail-on-problems", action="store_true")
+    args = parser.parse_args(argv)
+
+    doc = build_document(read_facts(args.facts))
+    with open(args.json, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    with open(args.md, "w", encoding="utf-8") as f:
+        f.write(render_markdown(doc))
+    for t in doc["targets"]:
+        print(f"report: {t['status']:>6}  {t['name']}: {t['value']} (target {t['target']})")
+    for p in doc["problems"]:
+        print(f"report: PROBLEM {p}", file=sys.stderr)
+    sys.exit(1 if doc["problems"] and args.fail_on_problems else 0)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,20 @@
+"""Shared by the bench tests: puts bench/lib on the import path and makes
+executable stand-ins for Lambda bootstraps."""
+
+import os
+import stat
+import sys
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+LIB = os.path.join(TESTS, "..", "lib")
+sys.path.insert(0, LIB)
+
+
+def fake_bootstrap(directory, name="bootstrap"):
+    """An executable at directory/name that runs fake_bootstrap.py with this
+    Python (the bootstrap's PATH is Lambda's, which may not find it)."""
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.join(TESTS, "fake_bootstrap.py")}"\n')
+    os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+    return path
