@@ -432,3 +432,82 @@ async fn an_alerts_history_outlives_its_deleted_event(pool: PgPool) {
             .unwrap();
     assert_eq!(kept, (event["id"].as_i64().unwrap(), "Resolved".to_owned()));
 }
+
+/// The counts the triage list reports come from `alert_counts`, kept by
+/// triggers; after every kind of write they must equal a real count.
+#[sqlx::test(migrations = "../migrations")]
+async fn trigger_kept_alert_counts_match_a_real_count_after_every_kind_of_write(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let mut events = Vec::new();
+    for (i, severity) in ["High", "Critical", "Low", "High", "Medium", "Critical"]
+        .iter()
+        .cycle()
+        .take(40)
+        .enumerate()
+    {
+        events.push(app.event(&format!("s{}", i % 3), "malware", severity).await);
+    }
+    let alert_of = |i: usize| format!("/api/alerts/{}/", events[i]["alert"]);
+    let event_of = |i: usize| format!("/api/events/{}/", events[i]["id"]);
+    app.patch(
+        &alert_of(0),
+        Some(&app.admin),
+        json!({"status": "Acknowledged"}),
+    )
+    .await;
+    app.patch(
+        &alert_of(1),
+        Some(&app.admin),
+        json!({"status": "Resolved"}),
+    )
+    .await;
+    app.patch(&alert_of(1), Some(&app.admin), json!({"status": "Open"}))
+        .await;
+    // Severity changes move the alert's count; raising a Low event raises an alert.
+    app.patch(
+        &event_of(3),
+        Some(&app.admin),
+        json!({"severity": "Critical"}),
+    )
+    .await;
+    app.patch(&event_of(2), Some(&app.admin), json!({"severity": "High"}))
+        .await;
+    app.patch(&event_of(5), Some(&app.admin), json!({"severity": "Low"}))
+        .await;
+    // Deleting an event deletes its alert by cascade.
+    app.delete(&event_of(6), Some(&app.admin)).await;
+    app.delete(&event_of(7), Some(&app.admin)).await;
+
+    let mismatches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ( \
+             SELECT severity, status, count(*) AS n FROM alerts GROUP BY 1, 2 \
+         ) real FULL JOIN ( \
+             SELECT severity, status, sum(n) AS n FROM alert_counts GROUP BY 1, 2 \
+         ) kept USING (severity, status) \
+         WHERE COALESCE(real.n, 0) <> COALESCE(kept.n, 0)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(mismatches, 0);
+
+    for query in [
+        "",
+        "severity=High",
+        "status=Open",
+        "severity=High,Critical&status=Open,Acknowledged",
+        "status=Resolved",
+    ] {
+        let listed = app
+            .get(
+                &format!("/api/alerts/?{query}&page_size=100"),
+                Some(&app.analyst),
+            )
+            .await;
+        assert_eq!(
+            listed.body["count"].as_u64().unwrap() as usize,
+            listed.body["results"].as_array().unwrap().len(),
+            "{query}"
+        );
+    }
+}

@@ -1,10 +1,10 @@
 //! Argon2id password hashing, always off the async executor.
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
@@ -26,10 +26,11 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7DXjs9xx+0/Rb8FrUVZApg$
 /// At most one hash per core at a time: each takes 19 MiB and a core for
 /// tens of milliseconds, and a burst of sign-ins must queue, not exhaust
 /// memory or the blocking thread pool.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Semaphore::new(cores)
-});
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(hashing_slots()));
+
+fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
 /// Runs an argon2 job on a blocking thread once a hashing slot is free.
 async fn run_hashing<T: Send + 'static>(
@@ -89,12 +90,67 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&phc)
             .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
-        let matches = hasher()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok();
+        let matches = verify_with_reused_memory(password.expose_secret().as_bytes(), &parsed)
+            .map_err(|e| ApiError::Internal(format!("verifying a password: {e}")))?;
         Ok(known && matches)
     })
     .await
+}
+
+/// Argon2's working memory (19 MiB per hash), kept for the next sign-in.
+/// Allocating it afresh on every blocking-pool thread left each thread's
+/// malloc arena holding its own copy: a server's memory grew by hundreds of
+/// MiB under a sign-in burst. There are never more buffers than hashing slots.
+static WORKING_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// `argon2`'s `verify_password`, with the working memory from the pool.
+/// The comparison of the outputs is constant-time (`Output`'s `PartialEq`).
+fn verify_with_reused_memory(
+    password: &[u8],
+    stored: &PasswordHash<'_>,
+) -> Result<bool, argon2::password_hash::Error> {
+    use argon2::password_hash::Error;
+    let Some(expected) = stored.hash else {
+        return Err(Error::Crypto);
+    };
+    let algorithm = Algorithm::try_from(stored.algorithm)?;
+    let version = Version::try_from(stored.version.unwrap_or(Version::V0x13.into()))?;
+    let params = Params::try_from(stored)?;
+    let salt = stored.salt.ok_or(Error::SaltInvalid(
+        argon2::password_hash::errors::InvalidValue::Malformed,
+    ))?;
+    let mut salt_buf = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_buf)?;
+
+    let blocks_needed = params.block_count();
+    let mut memory = take_memory(blocks_needed);
+    let mut out = vec![0u8; expected.len()];
+    let result = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password,
+        salt,
+        &mut out,
+        memory.as_mut_slice(),
+    );
+    give_back_memory(memory);
+    result.map_err(Error::from)?;
+    Ok(Output::new(&out)? == expected)
+}
+
+fn take_memory(blocks: usize) -> Vec<Block> {
+    let pooled = WORKING_MEMORY.lock().ok().and_then(|mut pool| {
+        pool.iter()
+            .position(|m| m.len() == blocks)
+            .map(|i| pool.swap_remove(i))
+    });
+    pooled.unwrap_or_else(|| vec![Block::default(); blocks])
+}
+
+fn give_back_memory(memory: Vec<Block>) {
+    if let Ok(mut pool) = WORKING_MEMORY.lock()
+        && pool.len() < hashing_slots()
+    {
+        pool.push(memory);
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,10 @@ pub struct TimeRange {
 }
 
 impl TimeRange {
+    pub fn is_unbounded(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
     pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Self {
         Self {
             since: params.datetime("since", errors),
