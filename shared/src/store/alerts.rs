@@ -35,14 +35,31 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter) {
 /// The alert's own columns, `status` and `severity`, under `prefix`.
 fn push_triage_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter, prefix: &str) {
     if let Some(statuses) = &filter.status {
-        qb.push(format!(" AND {prefix}status = ANY("))
-            .push_bind(statuses.clone())
-            .push(")");
+        push_one_of(qb, &format!("{prefix}status"), statuses);
     }
     if let Some(severities) = &filter.severity {
-        qb.push(format!(" AND {prefix}severity = ANY("))
-            .push_bind(severities.clone())
-            .push(")");
+        push_one_of(qb, &format!("{prefix}severity"), severities);
+    }
+}
+
+/// `column = value` for one value, `column = ANY(values)` for several. The
+/// planner reads a plain equality as a prefix of the (status, severity,
+/// created_at, id) index, so a one-value filter's page comes in index order
+/// with nothing to sort or filter; `= ANY` of one element it does not.
+fn push_one_of<T>(qb: &mut QueryBuilder<Postgres>, column: &str, values: &[T])
+where
+    T: Copy + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+{
+    match values {
+        [one] => {
+            qb.push(format!(" AND {column} = ")).push_bind(*one);
+        }
+        _ => {
+            qb.push(format!(" AND {column} = ANY("))
+                .push_bind(values.to_vec())
+                .push(")");
+        }
     }
 }
 
@@ -88,10 +105,7 @@ pub async fn list(
 }
 
 fn push_page(qb: &mut QueryBuilder<Postgres>, limit: i64, offset: i64) {
-    qb.push(" ORDER BY a.created_at DESC, a.id DESC LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
+    super::push_page(qb, "a.created_at DESC, a.id DESC", limit, offset);
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {

@@ -49,10 +49,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<Event>> {
     let mut qb = QueryBuilder::new(select_events!());
     push_filters(&mut qb, filter);
-    qb.push(" ORDER BY e.timestamp DESC, e.id DESC LIMIT ")
-        .push_bind(limit)
-        .push(" OFFSET ")
-        .push_bind(offset);
+    super::push_page(&mut qb, "e.timestamp DESC, e.id DESC", limit, offset);
     qb.build_query_as().fetch_all(db).await
 }
 
