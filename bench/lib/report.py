@@ -83,6 +83,7 @@ def build_document(facts):
         "ingest_vs_pgbench": ingest_ratios(api, pgbench),
         "plans": strip_kind(last_of_kind(facts, "plans")),
         "cold_start": cold,
+        "cold_start_plain": strip_kind(last_of_kind(facts, "cold_start_plain")),
     }
     doc["targets"] = evaluate_targets(doc)
     doc["problems"] = find_problems(doc, facts)
@@ -334,6 +335,15 @@ def md_cold_start(doc):
     cold = doc["cold_start"]
     if cold.get("skipped"):
         return f"## Lambda cold starts\n\nSkipped: {cold['skipped']}\n\n"
+    section = md_cold_start_table(cold)
+    plain = doc.get("cold_start_plain") or {}
+    if plain.get("result"):
+        section += ("The same starts with the database connection in plain text (`sslmode=disable`), "
+                    "to show what the TLS handshake costs:\n\n" + md_cold_start_table(plain, heading=False))
+    return section
+
+
+def md_cold_start_table(cold, heading=True):
     functions = cold.get("result", {}).get("functions", {})
     rows = [(name, f"{fn['ok']}/{fn['starts']}", num(fn["median_ms"], 2), num(fn["min_ms"], 2),
              num(fn["max_ms"], 2), mib(fn["peak_rss_kb_max"]), num(fn["bootstrap_bytes"]),
@@ -341,9 +351,11 @@ def md_cold_start(doc):
             for name, fn in sorted(functions.items())]
     missing = cold.get("result", {}).get("missing", [])
     note = f"\nMissing bootstraps: {', '.join(missing)}\n" if missing else ""
-    return ("## Lambda cold starts\n\nEach start: a fresh process against a local Runtime API emulator, "
-            "timed from just before exec to the function's response (first request and first "
-            "database connection included).\n\n"
+    intro = ("## Lambda cold starts\n\nEach start: a fresh process against a local Runtime API emulator, "
+             "timed from just before exec to the function's response (first request and first "
+             f"database connection included). Database connection: {cold.get('connection', 'tls')}.\n\n"
+             if heading else "")
+    return (intro
             + table(["Function", "ok", "median ms", "min ms", "max ms", "peak RSS MiB",
                      "bootstrap bytes", "zip bytes"], rows) + note + "\n")
 
