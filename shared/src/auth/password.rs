@@ -26,11 +26,10 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$7DXjs9xx+0/Rb8FrUVZApg$
 /// At most one hash per core at a time: each takes 19 MiB and a core for
 /// tens of milliseconds, and a burst of sign-ins must queue, not exhaust
 /// memory or the blocking thread pool.
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(hashing_slots()));
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(*HASHING_SLOTS));
 
-fn hashing_slots() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
+static HASHING_SLOTS: LazyLock<usize> =
+    LazyLock::new(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
 
 /// Runs an argon2 job on a blocking thread once a hashing slot is free.
 async fn run_hashing<T: Send + 'static>(
@@ -100,7 +99,9 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
 /// Argon2's working memory (19 MiB per hash), kept for the next sign-in.
 /// Allocating it afresh on every blocking-pool thread left each thread's
 /// malloc arena holding its own copy: a server's memory grew by hundreds of
-/// MiB under a sign-in burst. There are never more buffers than hashing slots.
+/// MiB under a sign-in burst. There are never more buffers than hashing
+/// slots, and only buffers of today's parameters are kept: an old hash with
+/// a larger memory cost does not pin its memory.
 static WORKING_MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 /// `argon2`'s `verify_password`, with the working memory from the pool.
@@ -146,8 +147,11 @@ fn take_memory(blocks: usize) -> Vec<Block> {
 }
 
 fn give_back_memory(memory: Vec<Block>) {
+    if memory.len() != hasher().params().block_count() {
+        return;
+    }
     if let Ok(mut pool) = WORKING_MEMORY.lock()
-        && pool.len() < hashing_slots()
+        && pool.len() < *HASHING_SLOTS
     {
         pool.push(memory);
     }

@@ -23,7 +23,11 @@ fn push_time_range(qb: &mut QueryBuilder<Postgres>, column: &str, range: &TimeRa
 /// written into the statement, not bound: they are integers the server
 /// computed, and a planner that knows them keeps a page an index scan even
 /// when it settles on a generic plan (with `LIMIT $n` it guessed a tenth of
-/// the table and chose a sequential scan).
+/// the table and chose a sequential scan). Each page is then its own
+/// statement text; sqlx's per-connection cache (100 statements, least
+/// recently used) keeps the busy ones. (`persistent(false)` would keep deep
+/// pages out of it, but sqlx 0.9.0 then fails with "unnamed prepared
+/// statement does not exist".)
 fn push_page(qb: &mut QueryBuilder<Postgres>, order_by: &str, limit: i64, offset: i64) {
     qb.push(format_args!(
         " ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
