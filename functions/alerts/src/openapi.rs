@@ -1,11 +1,9 @@
 //! This function's part of the OpenAPI document.
 
-use tm_shared::models::alert::{Alert, update_schema};
-use tm_shared::models::event::SOURCE_MAX_CHARS;
-use tm_shared::models::{AlertStatus, EventType, Severity};
+use tm_shared::models::alert::{Alert, filter_params, update_schema};
 use tm_shared::openapi::{
-    Access, Endpoint, choices_param, datetime_param, document as assemble, id_param, page_of,
-    page_params, path_item, schema_ref, schemas_of, text_param,
+    Access, Endpoint, document as assemble, id_param, page_of, page_params, path_item, schema_ref,
+    schemas_of,
 };
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::HttpMethod;
@@ -15,18 +13,7 @@ use crate::{DETAIL, LIST};
 const TAG: &str = "alerts";
 
 pub fn document() -> OpenApi {
-    let mut filters = vec![
-        choices_param::<Severity>("severity", "Only these severities."),
-        choices_param::<AlertStatus>("status", "Only these statuses."),
-        choices_param::<EventType>("event_type", "Only alerts on events of these types."),
-        text_param(
-            "source",
-            SOURCE_MAX_CHARS,
-            "Only alerts on events from this exact source.",
-        ),
-        datetime_param("since", "Only alerts raised at or after this time."),
-        datetime_param("until", "Only alerts raised at or before this time."),
-    ];
+    let mut filters = filter_params();
     filters.extend(page_params());
     let list = Endpoint {
         id: "alerts_list",

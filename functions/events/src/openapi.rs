@@ -1,11 +1,10 @@
 //! This function's part of the OpenAPI document.
 
 use tm_shared::http::fields::Mode;
-use tm_shared::models::event::{Event, SOURCE_MAX_CHARS, body_schema};
-use tm_shared::models::{EventType, Severity};
+use tm_shared::models::event::{Event, body_schema, filter_params};
 use tm_shared::openapi::{
-    Access, Endpoint, choices_param, datetime_param, document as assemble, id_param, page_of,
-    page_params, path_item, schema_ref, schemas_of, text_param,
+    Access, Endpoint, document as assemble, id_param, page_of, page_params, path_item, schema_ref,
+    schemas_of,
 };
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::HttpMethod;
@@ -15,13 +14,7 @@ use crate::{DETAIL, LIST};
 const TAG: &str = "events";
 
 pub fn document() -> OpenApi {
-    let mut filters = vec![
-        choices_param::<Severity>("severity", "Only these severities."),
-        choices_param::<EventType>("event_type", "Only these event types."),
-        text_param("source", SOURCE_MAX_CHARS, "Only this exact source."),
-        datetime_param("since", "Only events at or after this time."),
-        datetime_param("until", "Only events at or before this time."),
-    ];
+    let mut filters = filter_params();
     filters.extend(page_params());
     let list = Endpoint {
         id: "events_list",

@@ -118,6 +118,24 @@ impl AlertFilter {
     }
 }
 
+/// The query parameters `AlertFilter::from_query` reads, for the document.
+#[cfg(feature = "openapi")]
+pub fn filter_params() -> Vec<utoipa::openapi::path::Parameter> {
+    use crate::openapi::{choices_param, datetime_param, text_param};
+    vec![
+        choices_param::<Severity>("severity", "Only these severities."),
+        choices_param::<AlertStatus>("status", "Only these statuses."),
+        choices_param::<EventType>("event_type", "Only alerts on events of these types."),
+        text_param(
+            "source",
+            SOURCE_MAX_CHARS,
+            "Only alerts on events from this exact source.",
+        ),
+        datetime_param("since", "Only alerts raised at or after this time."),
+        datetime_param("until", "Only alerts raised at or before this time."),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

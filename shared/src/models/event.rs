@@ -149,6 +149,19 @@ impl EventFilter {
     }
 }
 
+/// The query parameters `EventFilter::from_query` reads, for the document.
+#[cfg(feature = "openapi")]
+pub fn filter_params() -> Vec<utoipa::openapi::path::Parameter> {
+    use crate::openapi::{choices_param, datetime_param, text_param};
+    vec![
+        choices_param::<Severity>("severity", "Only these severities."),
+        choices_param::<EventType>("event_type", "Only these event types."),
+        text_param("source", SOURCE_MAX_CHARS, "Only this exact source."),
+        datetime_param("since", "Only events at or after this time."),
+        datetime_param("until", "Only events at or before this time."),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

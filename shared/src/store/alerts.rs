@@ -22,9 +22,7 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter) {
     qb.push(" WHERE TRUE");
     push_triage_filters(qb, filter, "a.");
     if let Some(types) = &filter.event_type {
-        qb.push(" AND e.event_type = ANY(")
-            .push_bind(types.clone())
-            .push(")");
+        super::push_one_of(qb, "e.event_type", types);
     }
     if let Some(source) = &filter.source {
         qb.push(" AND e.source = ").push_bind(source.clone());
@@ -35,31 +33,10 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter) {
 /// The alert's own columns, `status` and `severity`, under `prefix`.
 fn push_triage_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter, prefix: &str) {
     if let Some(statuses) = &filter.status {
-        push_one_of(qb, &format!("{prefix}status"), statuses);
+        super::push_one_of(qb, &format!("{prefix}status"), statuses);
     }
     if let Some(severities) = &filter.severity {
-        push_one_of(qb, &format!("{prefix}severity"), severities);
-    }
-}
-
-/// `column = value` for one value, `column = ANY(values)` for several. The
-/// planner reads a plain equality as a prefix of the (status, severity,
-/// created_at, id) index, so a one-value filter's page comes in index order
-/// with nothing to sort or filter; `= ANY` of one element it does not.
-fn push_one_of<T>(qb: &mut QueryBuilder<Postgres>, column: &str, values: &[T])
-where
-    T: Copy + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
-    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
-{
-    match values {
-        [one] => {
-            qb.push(format!(" AND {column} = ")).push_bind(*one);
-        }
-        _ => {
-            qb.push(format!(" AND {column} = ANY("))
-                .push_bind(values.to_vec())
-                .push(")");
-        }
+        super::push_one_of(qb, &format!("{prefix}severity"), severities);
     }
 }
 

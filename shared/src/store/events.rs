@@ -19,14 +19,10 @@ macro_rules! select_events {
 fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &EventFilter) {
     qb.push(" WHERE TRUE");
     if let Some(severities) = &filter.severity {
-        qb.push(" AND e.severity = ANY(")
-            .push_bind(severities.clone())
-            .push(")");
+        super::push_one_of(qb, "e.severity", severities);
     }
     if let Some(types) = &filter.event_type {
-        qb.push(" AND e.event_type = ANY(")
-            .push_bind(types.clone())
-            .push(")");
+        super::push_one_of(qb, "e.event_type", types);
     }
     if let Some(source) = &filter.source {
         qb.push(" AND e.source = ").push_bind(source.clone());

@@ -33,3 +33,24 @@ fn push_page(qb: &mut QueryBuilder<Postgres>, order_by: &str, limit: i64, offset
         " ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     ));
 }
+
+/// `column = value` for one value, `column = ANY(values)` for several. The
+/// planner reads a plain equality as a prefix of the (status, severity,
+/// created_at, id) index, so a one-value filter's page comes in index order
+/// with nothing to sort or filter; `= ANY` of one element it does not.
+fn push_one_of<T>(qb: &mut QueryBuilder<Postgres>, column: &str, values: &[T])
+where
+    T: Copy + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+{
+    match values {
+        [one] => {
+            qb.push(format!(" AND {column} = ")).push_bind(*one);
+        }
+        _ => {
+            qb.push(format!(" AND {column} = ANY("))
+                .push_bind(values.to_vec())
+                .push(")");
+        }
+    }
+}
