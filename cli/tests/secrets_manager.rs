@@ -68,6 +68,17 @@ fn url_parts(url: &str) -> (String, String, String, u16) {
     )
 }
 
+/// Rotates the secret `arn` to `value`.
+async fn put_secret(client: &aws_sdk_secretsmanager::Client, arn: &str, value: &Value) {
+    client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn set(name: &str, value: &str) {
     // SAFETY: set before the runtime starts, in a binary with one test, so
     // no other thread reads the environment concurrently.
@@ -200,21 +211,9 @@ async fn run(admin_url: String, endpoint: String) {
     // A rotation after the cold start: the function holds credentials the
     // database refuses, the secret holds new ones.
     let stale = json!({"username": "rotated_away", "password": "old", "host": host, "port": port, "dbname": database});
-    client
-        .put_secret_value()
-        .secret_id(&db_arn)
-        .secret_string(stale.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_secret(&client, &db_arn, &stale).await;
     let warm = tmctl::app(AppState::load(1).await.unwrap());
-    client
-        .put_secret_value()
-        .secret_id(&db_arn)
-        .secret_string(db_secret.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_secret(&client, &db_arn, &db_secret).await;
     let sign_in = || {
         Request::post("/api/token/")
             .header("content-type", "application/json")
