@@ -1,6 +1,14 @@
 //! A Postman collection (format v2.1) generated from the OpenAPI document,
 //! since the original project promised one. Requests use `{{baseUrl}}` and
 //! `{{accessToken}}`; signing in stores both tokens in collection variables.
+//!
+//! The requests run top to bottom as a new user runs them (see `RUN`):
+//! sign in, record a High event (which raises an alert), work with the event
+//! and then its alert, and delete the event last. Each request's test script
+//! asserts the status the document gives for success; recording the event
+//! stores its id and its alert's in `eventId` and `alertId`, which the later
+//! paths use. `scripts/postman-run` runs the collection with newman against
+//! `tmctl serve`.
 
 use serde_json::{Value, json};
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -8,23 +16,61 @@ use utoipa::openapi::{OpenApi, RefOr};
 
 const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
 
-/// The collection for `doc`, one folder per tag, operations in document order.
+/// The collection's folders in the order they run, each with its operations
+/// in order. Deleting the event deletes its alert too, so it comes last. An
+/// operation of the document that is not listed here goes to a last folder,
+/// "Other" (a test below fails until it has a place).
+const RUN: &[(&str, &[&str])] = &[
+    ("Sign in", &["token_obtain", "token_refresh"]),
+    (
+        "Events",
+        &[
+            "events_create",
+            "events_list",
+            "events_read",
+            "events_replace",
+            "events_update",
+        ],
+    ),
+    ("Alerts", &["alerts_list", "alerts_read", "alerts_update"]),
+    ("Clean up", &["events_delete"]),
+];
+
+/// The collection for `doc`: `RUN`'s folders, then any operation it does
+/// not name, in document order.
 pub fn collection(doc: &OpenApi) -> Value {
-    let mut folders: Vec<(String, Vec<Value>)> = doc
-        .tags
+    let mut remaining: Vec<(&str, &str, &Operation)> = doc
+        .paths
+        .paths
         .iter()
-        .flatten()
-        .map(|tag| (tag.name.clone(), Vec::new()))
+        .flat_map(|(path, item)| {
+            operations(item)
+                .into_iter()
+                .map(move |(method, op)| (path.as_str(), method, op))
+        })
         .collect();
-    for (path, item) in &doc.paths.paths {
-        for (method, op) in operations(item) {
-            let tag = op.tags.iter().flatten().next().cloned().unwrap_or_default();
-            let request = request(path, method, op);
-            match folders.iter_mut().find(|(name, _)| *name == tag) {
-                Some((_, items)) => items.push(request),
-                None => folders.push((tag, vec![request])),
+    let mut folders = Vec::new();
+    for &(name, ids) in RUN {
+        let mut items = Vec::new();
+        for &id in ids {
+            if let Some(at) = remaining
+                .iter()
+                .position(|(_, _, op)| op.operation_id.as_deref() == Some(id))
+            {
+                let (path, method, op) = remaining.remove(at);
+                items.push(request(path, method, op));
             }
         }
+        if !items.is_empty() {
+            folders.push(json!({"name": name, "item": items}));
+        }
+    }
+    if !remaining.is_empty() {
+        let items: Vec<Value> = remaining
+            .into_iter()
+            .map(|(path, method, op)| request(path, method, op))
+            .collect();
+        folders.push(json!({"name": "Other", "item": items}));
     }
     json!({
         "info": {
@@ -39,9 +85,10 @@ pub fn collection(doc: &OpenApi) -> Value {
             {"key": "password", "value": ""},
             {"key": "accessToken", "value": ""},
             {"key": "refreshToken", "value": ""},
-            {"key": "id", "value": "1"},
+            {"key": "eventId", "value": ""},
+            {"key": "alertId", "value": ""},
         ],
-        "item": folders.into_iter().map(|(name, item)| json!({"name": name, "item": item})).collect::<Vec<_>>(),
+        "item": folders,
     })
 }
 
@@ -59,17 +106,16 @@ fn operations(item: &utoipa::openapi::PathItem) -> Vec<(&'static str, &Operation
 }
 
 fn request(path: &str, method: &str, op: &Operation) -> Value {
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|s| {
-            if s == "{id}" {
-                "{{id}}".to_owned()
-            } else {
-                s.to_owned()
-            }
-        })
-        .collect();
+    let mut segments: Vec<String> = Vec::new();
+    for part in path.trim_matches('/').split('/') {
+        let segment = if part == "{id}" {
+            let variable = id_variable(segments.last().map(String::as_str));
+            format!("{{{{{variable}}}}}")
+        } else {
+            part.to_owned()
+        };
+        segments.push(segment);
+    }
     let query: Vec<Value> = op
         .parameters
         .iter()
@@ -101,11 +147,22 @@ fn request(path: &str, method: &str, op: &Operation) -> Value {
         request["body"] = json!({"mode": "raw", "raw": example_body(op.operation_id.as_deref()), "options": {"raw": {"language": "json"}}});
     }
     let mut item = json!({"name": op.summary, "request": request});
-    if let Some(script) = test_script(op.operation_id.as_deref()) {
+    let script = test_script(op);
+    if !script.is_empty() {
         item["event"] =
             json!([{"listen": "test", "script": {"type": "text/javascript", "exec": script}}]);
     }
     item
+}
+
+/// The collection variable holding the id a path's `{id}` stands for, named
+/// after the collection before it: `eventId` in `/api/events/{id}/`,
+/// `alertId` in `/api/alerts/{id}/`.
+fn id_variable(collection: Option<&str>) -> String {
+    match collection.map(|c| c.strip_suffix('s').unwrap_or(c)) {
+        Some(resource) if !resource.is_empty() => format!("{resource}Id"),
+        _ => "id".to_owned(),
+    }
 }
 
 /// A body a person would start from; the document has the full rules.
@@ -124,21 +181,91 @@ fn example_body(operation: Option<&str>) -> String {
     serde_json::to_string_pretty(&body).expect("serialises")
 }
 
-/// Signing in and refreshing keep the collection's tokens current.
-fn test_script(operation: Option<&str>) -> Option<Vec<&'static str>> {
+/// The status the document gives for success (its one 2xx response).
+fn success_status(op: &Operation) -> Option<&str> {
+    op.responses
+        .responses
+        .keys()
+        .map(String::as_str)
+        .find(|code| code.starts_with('2'))
+}
+
+/// A request's test script: the success status is asserted, then what
+/// `checks` adds for the operation.
+fn test_script(op: &Operation) -> Vec<String> {
+    let mut script = Vec::new();
+    if let Some(status) = success_status(op) {
+        script.push(format!("pm.test('answers {status}', function () {{"));
+        script.push(format!("  pm.response.to.have.status({status});"));
+        script.push("});".to_owned());
+    }
+    for &line in checks(op.operation_id.as_deref()) {
+        script.push(line.to_owned());
+    }
+    script
+}
+
+/// Signing in and refreshing keep the collection's tokens current; recording
+/// the event stores its id and its alert's for the requests after it, and
+/// listing alerts finds that alert again. The other checks follow the example
+/// bodies: the answers are about the event and alert the run works with, and
+/// show what was changed.
+fn checks(operation: Option<&str>) -> &'static [&'static str] {
     match operation {
-        Some("token_obtain") => Some(vec![
+        Some("token_obtain") => &[
             "if (pm.response.code === 200) {",
             "  pm.collectionVariables.set('accessToken', pm.response.json().access);",
             "  pm.collectionVariables.set('refreshToken', pm.response.json().refresh);",
             "}",
-        ]),
-        Some("token_refresh") => Some(vec![
+        ],
+        Some("token_refresh") => &[
             "if (pm.response.code === 200) {",
             "  pm.collectionVariables.set('accessToken', pm.response.json().access);",
             "}",
-        ]),
-        _ => None,
+        ],
+        Some("events_create") => &[
+            "if (pm.response.code === 201) {",
+            "  const event = pm.response.json();",
+            "  pm.collectionVariables.set('eventId', event.id);",
+            "  pm.collectionVariables.set('alertId', event.alert);",
+            "  pm.test('a High event raises an alert', function () {",
+            "    pm.expect(event.alert).to.be.a('number');",
+            "  });",
+            "}",
+        ],
+        Some("events_read" | "events_replace") => &[
+            "pm.test('the answer is the recorded event', function () {",
+            "  pm.expect(pm.response.json().id).to.eql(Number(pm.collectionVariables.get('eventId')));",
+            "});",
+        ],
+        Some("events_update") => &[
+            "pm.test('the severity is changed', function () {",
+            "  pm.expect(pm.response.json().severity).to.eql('Critical');",
+            "});",
+        ],
+        Some("alerts_list") => &[
+            "if (pm.response.code === 200) {",
+            "  const eventId = Number(pm.collectionVariables.get('eventId'));",
+            "  const alert = pm.response.json().results.find(function (a) { return a.event === eventId; });",
+            "  pm.test('the alert on the recorded event is listed', function () {",
+            "    pm.expect(alert).to.be.an('object');",
+            "  });",
+            "  if (alert) {",
+            "    pm.collectionVariables.set('alertId', alert.id);",
+            "  }",
+            "}",
+        ],
+        Some("alerts_read") => &[
+            "pm.test('the answer is the alert on the recorded event', function () {",
+            "  pm.expect(pm.response.json().event).to.eql(Number(pm.collectionVariables.get('eventId')));",
+            "});",
+        ],
+        Some("alerts_update") => &[
+            "pm.test('the status is changed', function () {",
+            "  pm.expect(pm.response.json().status).to.eql('Acknowledged');",
+            "});",
+        ],
+        _ => &[],
     }
 }
 
@@ -147,4 +274,35 @@ pub fn collection_json(doc: &OpenApi) -> String {
     let mut json = serde_json::to_string_pretty(&collection(doc)).expect("serialises");
     json.push('\n');
     json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_names_every_documented_operation_once_and_nothing_else() {
+        let doc = crate::openapi::document();
+        let mut documented: Vec<&str> = doc
+            .paths
+            .paths
+            .values()
+            .flat_map(operations)
+            .filter_map(|(_, op)| op.operation_id.as_deref())
+            .collect();
+        let mut run: Vec<&str> = RUN
+            .iter()
+            .flat_map(|&(_, ids)| ids.iter().copied())
+            .collect();
+        documented.sort_unstable();
+        run.sort_unstable();
+        assert_eq!(run, documented);
+    }
+
+    #[test]
+    fn each_id_in_a_path_has_a_variable_named_after_its_collection() {
+        assert_eq!(id_variable(Some("events")), "eventId");
+        assert_eq!(id_variable(Some("alerts")), "alertId");
+        assert_eq!(id_variable(None), "id");
+    }
 }
