@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::users::CliResult;
@@ -34,7 +35,7 @@ impl DevDb {
         let port = match std::env::var("TMCTL_DEV_PG_PORT") {
             Ok(raw) => raw
                 .parse()
-                .map_err(|_| format!("TMCTL_DEV_PG_PORT is not a port: {raw:?}"))?,
+                .map_err(|_| anyhow::anyhow!("TMCTL_DEV_PG_PORT is not a port: {raw:?}"))?,
             Err(_) => DEFAULT_PORT,
         };
         Self::at(dir_from_env()?, port)
@@ -82,7 +83,7 @@ impl DevDb {
     /// The URL of the development database (password included).
     pub fn url(&self) -> CliResult<SecretString> {
         let password = fs::read_to_string(self.password_file())
-            .map_err(|e| format!("reading {}: {e}", self.password_file().display()))?;
+            .with_context(|| format!("reading {}", self.password_file().display()))?;
         Ok(SecretString::from(format!(
             "postgres://postgres:{}@127.0.0.1:{}/{DATABASE}",
             password.trim(),
@@ -93,7 +94,7 @@ impl DevDb {
     /// Initialises the cluster if needed and starts it if it is not running.
     /// Returns whether this call started it.
     pub fn start(&self) -> CliResult<bool> {
-        fs::create_dir_all(&self.root).map_err(|e| e.to_string())?;
+        fs::create_dir_all(&self.root)?;
         // The cluster's owner writes its log here.
         self.chown(&self.root)?;
         if !self.data().join("PG_VERSION").exists() {
@@ -102,7 +103,7 @@ impl DevDb {
         if self.running() {
             return Ok(false);
         }
-        fs::create_dir_all(self.socket_dir()).map_err(|e| e.to_string())?;
+        fs::create_dir_all(self.socket_dir())?;
         set_mode(&self.socket_dir(), 0o700)?;
         self.chown(&self.socket_dir())?;
         let log = self.root.join("postgres.log");
@@ -120,7 +121,7 @@ impl DevDb {
                 "start", "-w", "-t", "60", "-D", &data_arg, "-l", &log_arg, "-o", &options,
             ],
         )
-        .map_err(|e| format!("{e}\nsee {}", log.display()))?;
+        .with_context(|| format!("see {}", log.display()))?;
         self.create_database()?;
         Ok(true)
     }
@@ -142,16 +143,16 @@ impl DevDb {
     fn init(&self) -> CliResult {
         let password = tm_shared::accounts::generated_password();
         let pwfile = self.password_file();
-        fs::write(&pwfile, password.expose_secret()).map_err(|e| e.to_string())?;
+        fs::write(&pwfile, password.expose_secret())?;
         set_mode(&pwfile, 0o600)?;
         // initdb reads the superuser password from this file; the cluster's
         // owner must be able to read it during initdb, and only then.
         let init_pwfile = self.root.join("pg_password.init");
-        fs::write(&init_pwfile, password.expose_secret()).map_err(|e| e.to_string())?;
+        fs::write(&init_pwfile, password.expose_secret())?;
         set_mode(&init_pwfile, 0o600)?;
         self.chown(&init_pwfile)?;
 
-        fs::create_dir_all(self.data()).map_err(|e| e.to_string())?;
+        fs::create_dir_all(self.data())?;
         set_mode(&self.data(), 0o700)?;
         self.chown(&self.data())?;
         let data = self.data().display().to_string();
@@ -223,11 +224,11 @@ impl DevDb {
             .command(program, args)
             .current_dir(&self.root)
             .output()
-            .map_err(|e| format!("running {program}: {e}"))?;
+            .with_context(|| format!("running {program}"))?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
-            Err(format!(
+            Err(anyhow::anyhow!(
                 "{program} failed: {}{}",
                 String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
@@ -243,11 +244,11 @@ impl DevDb {
             .arg(format!("{user}:"))
             .arg(path)
             .status()
-            .map_err(|e| e.to_string())?;
+            ?;
         if status.success() {
             Ok(())
         } else {
-            Err(format!(
+            Err(anyhow::anyhow!(
                 "could not hand {} to the {user} OS user (needed because initdb refuses to run as root)",
                 path.display()
             ))
@@ -260,7 +261,7 @@ pub fn dir_from_env() -> CliResult<PathBuf> {
     let dir = std::env::var_os("TMCTL_DEV_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(".dev"));
-    std::path::absolute(&dir).map_err(|e| e.to_string())
+    std::path::absolute(&dir).with_context(|| format!("making {} absolute", dir.display()))
 }
 
 fn user_can_enter(user: &str, dir: &Path) -> bool {
@@ -282,7 +283,8 @@ fn fnv1a(path: &Path) -> u64 {
 }
 
 fn set_mode(path: &Path, mode: u32) -> CliResult {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| e.to_string())
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", path.display()))
 }
 
 fn is_root() -> bool {
@@ -324,13 +326,14 @@ fn find_bindir() -> CliResult<PathBuf> {
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .find(|dir| dir.join("initdb").exists() && dir.join("pg_ctl").exists());
     on_path.ok_or_else(|| {
-        "PostgreSQL is not installed, and DATABASE_URL is not set.\n\
+        anyhow::anyhow!(
+            "PostgreSQL is not installed, and DATABASE_URL is not set.\n\
          Install the server, then run this again:\n  \
          Debian/Ubuntu: sudo apt-get install -y postgresql\n  \
          Fedora:        sudo dnf install -y postgresql-server\n  \
          macOS:         brew install postgresql\n\
          or point DATABASE_URL at a PostgreSQL you already have \
          (PG_BINDIR names a folder with initdb and pg_ctl, if they are elsewhere)."
-            .to_owned()
+        )
     })
 }

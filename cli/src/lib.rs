@@ -6,10 +6,17 @@ pub mod devdb;
 pub mod openapi;
 pub mod postman;
 pub mod serve;
+pub mod statements;
 pub mod users;
 
-use axum::Router;
-use tm_shared::AppState;
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tm_shared::{ApiError, AppState};
+
+/// The local server's health check: unauthenticated, one round trip.
+pub const HEALTH_PATH: &str = "/api/health/";
 
 /// Every route as `(function, path)`: each function's paths with and without
 /// their trailing slash. The deployment template must route exactly these.
@@ -36,5 +43,17 @@ pub fn app(state: AppState) -> Router {
         .merge(events::routes())
         .merge(alerts::routes())
         .merge(openapi::routes());
+    let routes = tm_shared::http::routing::route_both(
+        routes,
+        HEALTH_PATH,
+        get(health),
+        &[axum::http::Method::GET],
+    );
     tm_shared::finish_router(routes, state)
+}
+
+/// 200 when the database answers, 503 (as every route answers then) when not.
+async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    tm_shared::store::ping(&state.db).await?;
+    Ok(Json(json!({ "status": "ok" })))
 }

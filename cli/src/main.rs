@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
@@ -46,6 +47,10 @@ enum Command {
     Openapi,
     /// Print the Postman collection (what `postman_collection.json` holds).
     Postman,
+    /// Print, as JSON, the SQL statements and parameters the store runs
+    /// for a request (for the benchmark); needs no database.
+    #[command(subcommand)]
+    Statements(tmctl::statements::Request),
     /// The private development PostgreSQL on its own.
     #[command(subcommand)]
     Db(DbCommand),
@@ -107,8 +112,8 @@ async fn main() -> ExitCode {
     tm_shared::telemetry::init();
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("tmctl: {message}");
+        Err(error) => {
+            eprintln!("tmctl: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -122,10 +127,11 @@ async fn run(cli: Cli) -> CliResult {
         Command::Serve { bind } => {
             let state = AppState::load(LOCAL_MAX_CONNECTIONS)
                 .await
-                .map_err(|e| e.to_string())?;
+                ?;
             tmctl::serve::serve(state, bind)
                 .await
-                .map_err(|e| e.to_string())
+                .context("serving")
+                
         }
         Command::Dev { bind } => dev(bind).await,
         Command::Routes => {
@@ -145,6 +151,11 @@ async fn run(cli: Cli) -> CliResult {
             );
             Ok(())
         }
+        Command::Statements(request) => {
+            let statements = tmctl::statements::statements(&request)?;
+            println!("{}", serde_json::to_string_pretty(&statements)?);
+            Ok(())
+        }
         Command::Db(DbCommand::Start) => {
             let db = DevDb::from_env()?;
             db.start()?;
@@ -158,18 +169,18 @@ async fn run(cli: Cli) -> CliResult {
 /// A small pool for operator commands; without a statement timeout for
 /// migrations, which may wait for the migration lock.
 async fn pool(for_migrations: bool) -> CliResult<PgPool> {
-    let mut settings = config::load_db(1).await.map_err(|e| e.to_string())?;
+    let mut settings = config::load_db(1).await?;
     if for_migrations {
         settings = settings.for_migrations();
     }
-    tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())
+    Ok(tm_shared::db::lazy_pool(&settings)?)
 }
 
 async fn migrate(db: &PgPool) -> CliResult {
     tm_shared::db::MIGRATOR
         .run(db)
         .await
-        .map_err(|e| format!("migrating: {e}"))?;
+        .context("migrating")?;
     eprintln!("migrations applied");
     Ok(())
 }
@@ -219,10 +230,10 @@ async fn dev(bind: SocketAddr) -> CliResult {
     // Ctrl-C during set-up stops here; once serving, the server handles it.
     let result = tokio::select! {
         state = dev_state(url, &dir) => match state {
-            Ok(state) => tmctl::serve::serve(state, bind).await.map_err(|e| e.to_string()),
+            Ok(state) => tmctl::serve::serve(state, bind).await.context("serving"),
             Err(e) => Err(e),
         },
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
     };
     if let Some(devdb) = started {
         eprintln!("stopping the private PostgreSQL");
@@ -234,13 +245,13 @@ async fn dev(bind: SocketAddr) -> CliResult {
 /// Migrations, demo users and the state to serve, for `url`.
 async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
     let settings =
-        DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS).map_err(|e| e.to_string())?;
-    let pool = tm_shared::db::lazy_pool(&settings).map_err(|e| e.to_string())?;
+        DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS)?;
+    let pool = tm_shared::db::lazy_pool(&settings)?;
     migrate(&pool).await?;
     demo_users(&pool).await?;
     let auth =
-        AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?).map_err(|e| e.to_string())?;
-    let state = AppState::new(pool, &auth).map_err(|e| e.to_string())?;
+        AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
+    let state = AppState::new(pool, &auth)?;
     Ok(state.with_request_timeout(settings.request_timeout()))
 }
 
@@ -249,7 +260,7 @@ async fn demo_users(db: &PgPool) -> CliResult {
     for (username, role) in [("admin", Role::Admin), ("analyst", Role::Analyst)] {
         if tm_shared::store::users::credentials(db, username)
             .await
-            .map_err(|e| e.to_string())?
+            ?
             .is_some()
         {
             eprintln!(
@@ -279,8 +290,8 @@ fn dev_jwt_secret(dir: &Path) -> CliResult<SecretString> {
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let secret = tm_shared::auth::jwt::random_hex(32);
+    std::fs::create_dir_all(dir)?;
+    let secret = tm_shared::random::hex(32);
     write_private(&path, &secret)?;
     Ok(SecretString::from(secret))
 }
@@ -293,7 +304,8 @@ fn write_private(path: &Path, contents: &str) -> CliResult {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(contents.as_bytes())
-        .map_err(|e| e.to_string())
+        .with_context(|| format!("writing {}", path.display()))
+        
 }

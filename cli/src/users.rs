@@ -10,16 +10,17 @@ use tm_shared::accounts;
 use tm_shared::models::Role;
 use tm_shared::store;
 
-pub type CliResult<T = ()> = Result<T, String>;
+/// Operator-facing failures, with their causes.
+pub type CliResult<T = ()> = anyhow::Result<T>;
 
 /// Reads a new password: twice at a terminal, one line from a pipe.
 pub fn read_new_password() -> CliResult<SecretString> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
-        let again = rpassword::prompt_password("Password (again): ").map_err(|e| e.to_string())?;
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
         if first != again {
-            return Err("the passwords do not match".into());
+            return Err(anyhow::anyhow!("the passwords do not match"));
         }
         Ok(SecretString::from(first))
     } else {
@@ -27,7 +28,7 @@ pub fn read_new_password() -> CliResult<SecretString> {
         stdin
             .lock()
             .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+            ?;
         let trimmed = line.strip_suffix('\n').unwrap_or(&line);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         Ok(SecretString::from(trimmed.to_owned()))
@@ -37,7 +38,7 @@ pub fn read_new_password() -> CliResult<SecretString> {
 pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretString) -> CliResult {
     let user = accounts::create(db, username, role, password)
         .await
-        .map_err(|e| e.to_string())?;
+        ?;
     eprintln!(
         "created {} user {:?} (id {})",
         user.role, user.username, user.id
@@ -51,13 +52,13 @@ pub fn changed(
     username: &str,
     what: &str,
 ) -> CliResult {
-    result.map_err(|e| e.to_string())?;
+    result?;
     eprintln!("{username}: {what}");
     Ok(())
 }
 
 pub async fn list(db: &PgPool) -> CliResult {
-    let users = store::users::list(db).await.map_err(|e| e.to_string())?;
+    let users = store::users::list(db).await?;
     println!(
         "{:<6} {:<30} {:<8} {:<8} created",
         "id", "username", "role", "active"

@@ -85,5 +85,5 @@ fn found(updated: bool, username: &str) -> Result<(), AccountError> {
 
 /// A random password for accounts made by a machine: 24 hex characters, 96 bits.
 pub fn generated_password() -> SecretString {
-    SecretString::from(crate::auth::jwt::random_hex(12))
+    SecretString::from(crate::random::hex(12))
 }

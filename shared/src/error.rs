@@ -5,48 +5,11 @@
 //! validation errors. Internal details (SQL, driver messages, Rust types) are
 //! logged, never sent.
 
-use std::collections::BTreeMap;
-
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Validation messages keyed by field name, in DRF's shape.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
-
-impl FieldErrors {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_default()
-            .push(message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(())` when nothing was recorded, the errors otherwise.
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self))
-        }
-    }
-
-    /// A single-field error, for checks that stop at the first problem.
-    pub fn single(field: &str, message: impl Into<String>) -> ApiError {
-        let mut errors = Self::new();
-        errors.add(field, message);
-        ApiError::Validation(errors)
-    }
-}
+pub use crate::models::fields::FieldErrors;
 
 /// Marks a response whose request failed because the database refused the
 /// credentials, so a layer that owns the state can fetch fresh ones.
@@ -81,7 +44,7 @@ pub enum ApiError {
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("method not allowed")]
-    MethodNotAllowed { method: Method, allow: &'static str },
+    MethodNotAllowed { method: Method, allow: HeaderValue },
     #[error("payload too large")]
     PayloadTooLarge,
     /// Too many failed sign-ins for a username: retry after this many seconds.
@@ -96,9 +59,14 @@ pub enum ApiError {
     /// most likely. Answered like `Unavailable`; the state re-reads them.
     #[error("database refused the credentials: {0}")]
     DbCredentialsRejected(String),
-    /// Anything else; the message is for the log only.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Anything else: what was being done, and why it failed, with the
+    /// whole source chain. For the log only.
+    #[error("internal error: {context}")]
+    Internal {
+        context: &'static str,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl ApiError {
@@ -120,13 +88,13 @@ impl ApiError {
             Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn body(&self) -> serde_json::Value {
         match self {
-            Self::Validation(errors) => json!(errors.0),
+            Self::Validation(errors) => json!(errors.as_map()),
             Self::BadRequest(message) => json!({ "non_field_errors": [message] }),
             Self::MalformedJson(message) => json!({ "detail": message }),
             Self::NotAuthenticated => {
@@ -158,15 +126,40 @@ impl ApiError {
             Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
                 json!({ "detail": "Service temporarily unavailable, try again later." })
             }
-            Self::Internal(_) => json!({ "detail": "A server error occurred." }),
+            Self::Internal { .. } => json!({ "detail": "A server error occurred." }),
         }
     }
+}
+
+impl ApiError {
+    /// A failure of `context` caused by `source`, for the log only.
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Internal {
+            context,
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// An error and every cause behind it, `: `-separated.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        text.push_str(": ");
+        text.push_str(&next.to_string());
+        cause = next.source();
+    }
+    text
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(detail) => tracing::error!(error = %detail, "internal error"),
+            Self::Internal { .. } => tracing::error!(error = %chain(&self), "internal error"),
             Self::Unavailable(detail) => tracing::warn!(error = %detail, "database unavailable"),
             Self::DbCredentialsRejected(detail) => {
                 tracing::error!(error = %detail, "database refused the credentials")
@@ -184,7 +177,7 @@ impl IntoResponse for ApiError {
             Self::MethodNotAllowed { allow, .. } => {
                 response
                     .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                    .insert(header::ALLOW, allow.clone());
             }
             Self::Unavailable(_) => {
                 response
@@ -218,6 +211,12 @@ fn is_transient_sqlstate(code: &str) -> bool {
         .any(|class| code.starts_with(class))
 }
 
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -238,7 +237,7 @@ impl From<sqlx::Error> for ApiError {
             {
                 Self::DbCredentialsRejected(err.to_string())
             }
-            _ => Self::Internal(err.to_string()),
+            _ => Self::internal("database", err),
         }
     }
 }
@@ -259,8 +258,12 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_detail() {
-        let body = ApiError::Internal("relation \"users\" does not exist".into()).body();
-        assert_eq!(body, json!({ "detail": "A server error occurred." }));
+        let err = ApiError::internal("listing", "relation \"users\" does not exist");
+        assert_eq!(err.body(), json!({ "detail": "A server error occurred." }));
+        assert_eq!(
+            chain(&err),
+            "internal error: listing: relation \"users\" does not exist"
+        );
     }
 
     #[test]

@@ -11,11 +11,15 @@ pub mod lambda;
 pub mod models;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+pub mod random;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 
 pub use error::{ApiError, FieldErrors};
+/// For the declaration macros (`body!`, `text_field!`) in other crates.
+#[doc(hidden)]
+pub use serde_json;
 pub use state::AppState;
 
 use axum::Router;

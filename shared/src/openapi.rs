@@ -22,7 +22,7 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
-use crate::http::fields::{Mode, TextRule};
+use crate::models::fields::{Mode, TextRule};
 use crate::http::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The name of the Bearer (JWT) security scheme.
@@ -48,9 +48,10 @@ pub struct ErrorBody {
 pub struct ValidationBody(BTreeMap<String, Vec<String>>);
 
 /// Who may call an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Access {
     /// No token (the token endpoints).
+    #[default]
     Public,
     /// Any signed-in user.
     AnyUser,
@@ -59,7 +60,9 @@ pub enum Access {
 }
 
 /// One operation, described by what the handler does; [`Endpoint::build`]
-/// adds the answers every operation of its kind can give.
+/// adds the answers every operation of its kind can give. `api!` fills in
+/// the id and tag.
+#[derive(Default)]
 pub struct Endpoint {
     pub id: &'static str,
     pub tag: &'static str,
@@ -72,6 +75,18 @@ pub struct Endpoint {
     pub ok: (u16, &'static str, Option<RefOr<Schema>>),
     /// Further statuses the handler itself answers (400 for filters, 404, 429).
     pub errors: &'static [u16],
+}
+
+/// The document's method for the name `api!` was given.
+pub fn http_method(name: &str) -> HttpMethod {
+    match name {
+        "get" => HttpMethod::Get,
+        "post" => HttpMethod::Post,
+        "put" => HttpMethod::Put,
+        "patch" => HttpMethod::Patch,
+        "delete" => HttpMethod::Delete,
+        other => panic!("api! does not document {other}"),
+    }
 }
 
 impl Endpoint {

@@ -1,6 +1,6 @@
 //! Bad input of every kind is a 4xx naming the problem, and stores nothing.
 
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
@@ -361,4 +361,17 @@ async fn every_listed_route_is_served_and_by_the_function_that_lists_it(pool: Pg
             assert_eq!(status, expected, "{path} on the {name} function");
         }
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_health_check_answers_anyone_with_the_database_up(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for path in ["/api/health/", "/api/health"] {
+        let res = app.call(Method::GET, path, None, None, "").await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert_eq!(res.body, json!({"status": "ok"}));
+    }
+    let res = app.call(Method::POST, "/api/health/", None, None, "").await;
+    assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers[header::ALLOW], "GET, HEAD");
 }

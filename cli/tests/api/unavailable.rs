@@ -37,6 +37,7 @@ async fn expect_503s(state: AppState, limit: Duration) {
     let app = tmctl::app(state);
     for (method, path, body) in [
         ("GET", "/api/alerts/", None),
+        ("GET", "/api/health/", None),
         (
             "POST",
             "/api/token/",

@@ -1,41 +1,52 @@
 //! `/api/alerts/`: alerts raised by High and Critical events. Admins and
-//! analysts read them; only admins move them through triage.
+//! analysts read them; only admins move them through triage. Alerts are
+//! created only by the system, so there is no POST, PUT or DELETE.
 
 use axum::extract::State;
-use axum::routing::get;
 use axum::{Json, Router};
 use tm_shared::auth::{AdminUser, AuthUser};
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
-use tm_shared::http::routing::{method_not_allowed, route_both};
 use tm_shared::models::alert::{Alert, AlertFilter, AlertUpdate};
+use tm_shared::store::alerts::Updated;
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/alerts/";
 const DETAIL: &str = "/api/alerts/{id}/";
 
-#[cfg(feature = "openapi")]
-mod openapi;
-#[cfg(feature = "openapi")]
-pub use openapi::document;
-
-/// Every path this function serves, each also without its trailing slash.
-pub const PATHS: &[&str] = &[LIST, DETAIL];
-
-/// The alerts function's routes. Alerts are created only by the system, so
-/// there is no POST, PUT or DELETE.
-pub fn routes() -> Router<AppState> {
-    let routes = route_both(
-        Router::new(),
-        LIST,
-        method_not_allowed(get(list), "GET, HEAD"),
-    );
-    route_both(
-        routes,
-        DETAIL,
-        method_not_allowed(get(read).patch(update), "GET, PATCH, HEAD"),
-    )
+tm_shared::api! {
+    tag: "alerts",
+    schemas: [Alert],
+    LIST => {
+        get list {
+            summary: "List alerts, newest first",
+            description: "Admins and analysts. Filters combine with AND; each names every bad value it was given.",
+            access: Access::AnyUser,
+            params: [AlertFilter::params(), page_params().into()].concat(),
+            ok: (200, "A page of alerts.", Some(page_of::<Alert>())),
+            errors: &[400, 404],
+        },
+    },
+    DETAIL => {
+        get read {
+            summary: "Read an alert",
+            description: "Admins and analysts.",
+            access: Access::AnyUser,
+            params: vec![id_param("alert")],
+            ok: (200, "The alert.", Some(schema_ref::<Alert>())),
+            errors: &[404],
+        },
+        patch update {
+            summary: "Move an alert through triage",
+            description: "Admins only. Each change is recorded with who made it; two concurrent changes are applied one after the other, each judged against the status the other left.",
+            access: Access::Admin,
+            params: vec![id_param("alert")],
+            body: Some(AlertUpdate::schema()),
+            ok: (200, "The alert.", Some(schema_ref::<Alert>())),
+            errors: &[404, 409],
+        },
+    },
 }
 
 /// The routes as the function serves them, with the shared fallback and log.
@@ -81,9 +92,12 @@ async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Alert>, ApiError> {
     let update = AlertUpdate::parse(&body)?;
-    let alert = match update.status {
-        Some(status) => store::alerts::set_status(&state.db, id, status, user.0.id).await?,
-        None => store::alerts::get(&state.db, id).await?,
-    };
-    Ok(Json(alert.ok_or(ApiError::NotFound)?))
+    match store::alerts::update(&state.db, id, &update, user.0.id).await? {
+        Updated::Done(alert) => Ok(Json(alert)),
+        Updated::NotFound => Err(ApiError::NotFound),
+        // A conflict with the alert's state, not a bad request.
+        Updated::Refused { from, to } => Err(ApiError::Conflict(format!(
+            "Cannot move an alert from {from} to {to}; reopen it first."
+        ))),
+    }
 }

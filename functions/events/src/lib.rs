@@ -1,44 +1,75 @@
 //! `/api/events/`: security events pushed by sensors; admins only.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::fields::Mode;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
-use tm_shared::http::routing::{method_not_allowed, route_both};
 use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/events/";
 const DETAIL: &str = "/api/events/{id}/";
 
-#[cfg(feature = "openapi")]
-mod openapi;
-#[cfg(feature = "openapi")]
-pub use openapi::document;
-
-/// Every path this function serves, each also without its trailing slash.
-pub const PATHS: &[&str] = &[LIST, DETAIL];
-
-/// The events function's routes.
-pub fn routes() -> Router<AppState> {
-    let routes = route_both(
-        Router::new(),
-        LIST,
-        method_not_allowed(get(list).post(create), "GET, POST, HEAD"),
-    );
-    route_both(
-        routes,
-        DETAIL,
-        method_not_allowed(
-            get(read).put(replace).patch(update).delete(remove),
-            "GET, PUT, PATCH, DELETE, HEAD",
-        ),
-    )
+tm_shared::api! {
+    tag: "events",
+    schemas: [Event],
+    LIST => {
+        get list {
+            summary: "List events, newest first",
+            description: "Admins only. Filters combine with AND; each names every bad value it was given.",
+            access: Access::Admin,
+            params: [EventFilter::params(), page_params().into()].concat(),
+            ok: (200, "A page of events.", Some(page_of::<Event>())),
+            errors: &[400, 404],
+        },
+        post create {
+            summary: "Record an event",
+            description: "Admins only. A High or Critical event raises an Open alert in the same write; `alert` is its id.",
+            access: Access::Admin,
+            body: Some(NewEvent::schema()),
+            ok: (201, "The stored event.", Some(schema_ref::<Event>())),
+        },
+    },
+    DETAIL => {
+        get read {
+            summary: "Read an event",
+            description: "Admins only.",
+            access: Access::Admin,
+            params: vec![id_param("event")],
+            ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
+            errors: &[404],
+        },
+        put replace {
+            summary: "Replace an event's writable fields",
+            description: "Admins only. Raising the severity to High or Critical raises the event's alert if it has none; the alert's severity follows the event's.",
+            access: Access::Admin,
+            params: vec![id_param("event")],
+            body: Some(NewEvent::schema()),
+            ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
+            errors: &[404],
+        },
+        patch update {
+            summary: "Change some of an event's fields",
+            description: "Admins only. As PUT, for the fields given.",
+            access: Access::Admin,
+            params: vec![id_param("event")],
+            body: Some(EventChanges::schema()),
+            ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
+            errors: &[404],
+        },
+        delete delete {
+            summary: "Delete an event and its alert",
+            description: "Admins only.",
+            access: Access::Admin,
+            params: vec![id_param("event")],
+            ok: (204, "Deleted.", None),
+            errors: &[404],
+        },
+    },
 }
 
 /// The routes as the function serves them, with the shared fallback and log.
@@ -93,7 +124,7 @@ async fn replace(
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Event>, ApiError> {
-    apply(&state, id, EventChanges::parse(&body, Mode::Full)?).await
+    apply(&state, id, NewEvent::parse(&body)?.into()).await
 }
 
 async fn update(
@@ -102,7 +133,7 @@ async fn update(
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Event>, ApiError> {
-    apply(&state, id, EventChanges::parse(&body, Mode::Partial)?).await
+    apply(&state, id, EventChanges::parse(&body)?).await
 }
 
 async fn apply(state: &AppState, id: i64, changes: EventChanges) -> Result<Json<Event>, ApiError> {
@@ -112,7 +143,7 @@ async fn apply(state: &AppState, id: i64, changes: EventChanges) -> Result<Json<
     Ok(Json(event))
 }
 
-async fn remove(
+async fn delete(
     State(state): State<AppState>,
     _: AdminUser,
     ResourceId(id): ResourceId,

@@ -1,41 +1,41 @@
 //! `POST /api/token/` and `POST /api/token/refresh/`: JWTs for users.
 
 use axum::extract::State;
-use axum::routing::post;
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Serialize;
 use tm_shared::auth::jwt::TokenType;
 use tm_shared::auth::password;
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::fields::{Fields, Mode, TextRule};
-use tm_shared::http::routing::{method_not_allowed, route_both};
+use tm_shared::models::fields::TextRule;
 use tm_shared::models::user::USERNAME_MAX_CHARS;
 use tm_shared::{ApiError, AppState, finish_router, store};
 
 const OBTAIN_PATH: &str = "/api/token/";
 const REFRESH_PATH: &str = "/api/token/refresh/";
 
-#[cfg(feature = "openapi")]
-mod openapi;
-#[cfg(feature = "openapi")]
-pub use openapi::document;
-
-/// Every path this function serves, each also without its trailing slash.
-pub const PATHS: &[&str] = &[OBTAIN_PATH, REFRESH_PATH];
-
-/// The token function's routes.
-pub fn routes() -> Router<AppState> {
-    let routes = route_both(
-        Router::new(),
-        OBTAIN_PATH,
-        method_not_allowed(post(obtain), "POST"),
-    );
-    route_both(
-        routes,
-        REFRESH_PATH,
-        method_not_allowed(post(refresh), "POST"),
-    )
+tm_shared::api! {
+    tag: "token",
+    schemas: [TokenPair, AccessToken],
+    OBTAIN_PATH => {
+        post obtain {
+            summary: "Sign in",
+            description: "Answers the same for an unknown user, a wrong password and an inactive user. \
+                After too many failures for one username within the window, further attempts are refused with a 429 until the lockout ends.",
+            body: Some(Credentials::schema()),
+            ok: (200, "An access and a refresh token.", Some(schema_ref::<TokenPair>())),
+            errors: &[401, 429],
+        },
+    },
+    REFRESH_PATH => {
+        post refresh {
+            summary: "Get a new access token",
+            description: "The new token carries the user's current role; a deactivated user gets a 401.",
+            body: Some(RefreshRequest::schema()),
+            ok: (200, "A new access token.", Some(schema_ref::<AccessToken>())),
+            errors: &[401],
+        },
+    },
 }
 
 /// The routes as the function serves them, with the shared fallback and log.
@@ -58,34 +58,60 @@ struct AccessToken {
     access: String,
 }
 
-const USERNAME: TextRule = TextRule {
-    max_chars: USERNAME_MAX_CHARS,
-    allow_blank: false,
-    trim: true,
-};
-/// Passwords are taken as typed: surrounding spaces are part of them.
-const PASSWORD: TextRule = TextRule {
-    max_chars: password::MAX_PASSWORD_CHARS,
-    allow_blank: false,
-    trim: false,
-};
-const TOKEN: TextRule = TextRule {
-    max_chars: 4096,
-    allow_blank: false,
-    trim: true,
-};
+tm_shared::text_field!(
+    /// A username as typed at sign-in, surrounding whitespace ignored.
+    Username = TextRule {
+        max_chars: USERNAME_MAX_CHARS,
+        allow_blank: false,
+        trim: true,
+    }
+);
+
+tm_shared::text_field!(
+    /// Passwords are taken as typed: surrounding spaces are part of them.
+    secret Password = TextRule {
+        max_chars: password::MAX_PASSWORD_CHARS,
+        allow_blank: false,
+        trim: false,
+    }
+);
+
+tm_shared::text_field!(
+    /// A refresh token as sent; checked by its signature, not its shape.
+    RefreshToken = TextRule {
+        max_chars: 4096,
+        allow_blank: false,
+        trim: true,
+    }
+);
+
+tm_shared::body! {
+    full Credentials: "A user's credentials.",
+    fields {
+        /// Surrounding whitespace is ignored.
+        username: Username,
+        /// Taken exactly as typed.
+        password: Password,
+    },
+    read_only [],
+}
+
+tm_shared::body! {
+    full RefreshRequest: "A refresh token.",
+    fields {
+        /// The `refresh` of a token pair.
+        refresh: RefreshToken,
+    },
+    read_only [],
+}
 
 async fn obtain(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<TokenPair>, ApiError> {
-    let mut fields = Fields::new(&body, Mode::Full);
-    let username = fields.text("username", USERNAME);
-    let password = fields.text("password", PASSWORD).map(SecretString::from);
-    fields.finish(&["username", "password"], &[])?;
-    let (Some(username), Some(password)) = (username, password) else {
-        return Err(ApiError::Internal("full parse left a field unset".into()));
-    };
+    let Credentials { username, password } = Credentials::parse(&body)?;
+    let username = username.into_inner();
+    let password = SecretString::from(password.into_inner());
 
     // Counted, and refused when over the limit, before the password is
     // checked: the same for a known user or not.
@@ -115,14 +141,9 @@ async fn refresh(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<AccessToken>, ApiError> {
-    let mut fields = Fields::new(&body, Mode::Full);
-    let token = fields.text("refresh", TOKEN);
-    fields.finish(&["refresh"], &[])?;
-    let Some(token) = token else {
-        return Err(ApiError::Internal("full parse left a field unset".into()));
-    };
+    let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
 
-    let claims = state.jwt.verify(&token, TokenType::Refresh)?;
+    let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
     let id = claims.user_id()?;
     // The new access token carries the role the user has now; a deactivated
     // user gets nothing.

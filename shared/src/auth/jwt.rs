@@ -92,12 +92,12 @@ impl JwtKeys {
             sub: user_id.to_string(),
             role,
             token_type,
-            jti: random_hex(16),
+            jti: crate::random::hex(16),
             iat: now,
             exp: now + ttl.as_secs() as i64,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(format!("signing a token: {e}")))
+            .map_err(|e| ApiError::internal("signing a token", e))
     }
 
     /// Verifies signature, algorithm, expiry and the expected token type.
@@ -110,14 +110,6 @@ impl JwtKeys {
         }
         Ok(data.claims)
     }
-}
-
-/// `n` random bytes from the OS, hex-encoded.
-pub fn random_hex(n: usize) -> String {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    let mut bytes = vec![0u8; n];
-    OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

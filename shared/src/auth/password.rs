@@ -38,10 +38,10 @@ async fn run_hashing<T: Send + 'static>(
     let _slot = HASHING
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing slots closed: {e}")))?;
+        .map_err(|e| ApiError::internal("waiting for a hashing slot", e))?;
     tokio::task::spawn_blocking(job)
         .await
-        .map_err(|e| ApiError::Internal(format!("hashing task: {e}")))?
+        .map_err(|e| ApiError::internal("running a hashing task", e))?
 }
 
 fn hasher() -> Argon2<'static> {
@@ -76,7 +76,7 @@ pub async fn hash(password: SecretString) -> Result<String, ApiError> {
         hasher()
             .hash_password(password.expose_secret().as_bytes(), &salt)
             .map(|h| h.to_string())
-            .map_err(|e| ApiError::Internal(format!("hashing a password: {e}")))
+            .map_err(|e| ApiError::internal("hashing a password", e))
     })
     .await
 }
@@ -88,9 +88,9 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let parsed = PasswordHash::new(&phc)
-            .map_err(|e| ApiError::Internal(format!("stored hash unreadable: {e}")))?;
+            .map_err(|e| ApiError::internal("reading a stored hash", e))?;
         let matches = verify_with_reused_memory(password.expose_secret().as_bytes(), &parsed)
-            .map_err(|e| ApiError::Internal(format!("verifying a password: {e}")))?;
+            .map_err(|e| ApiError::internal("verifying a password", e))?;
         Ok(known && matches)
     })
     .await

@@ -4,7 +4,6 @@
 pub mod access_log;
 pub mod body;
 pub mod deadline;
-pub mod fields;
 pub mod pagination;
 pub mod path;
 pub mod query;

@@ -7,8 +7,9 @@ use axum::http::header::HOST;
 use axum::http::request::Parts;
 use serde::Serialize;
 
-use crate::error::{ApiError, FieldErrors};
-use crate::http::query::QueryParams;
+use crate::error::ApiError;
+use crate::models::fields::FieldErrors;
+use crate::models::query::QueryParams;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -50,6 +51,18 @@ impl PageRequest {
             },
         };
         Ok(Self { number, size })
+    }
+
+    /// `(limit, offset)` of the page as asked, without checking it against
+    /// a count; `None` for `last`, which needs one.
+    pub fn window_as_asked(&self) -> Option<(i64, i64)> {
+        match self.number {
+            PageNumber::Last => None,
+            PageNumber::Number(n) => {
+                let offset = (n - 1).saturating_mul(u64::from(self.size));
+                Some((i64::from(self.size), i64::try_from(offset).ok()?))
+            }
+        }
     }
 
     /// Resolves the page against the row count: (page number, offset).

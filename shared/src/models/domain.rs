@@ -17,6 +17,14 @@ impl UnknownValue {
     }
 }
 
+/// A closed set of values read from the wire: every `wire_enum!` type. With
+/// the `openapi` feature it has a schema too, which the document's filter
+/// parameters refer to.
+#[cfg(feature = "openapi")]
+pub trait Choice: FromStr<Err = UnknownValue> + PartialEq + utoipa::ToSchema {}
+#[cfg(not(feature = "openapi"))]
+pub trait Choice: FromStr<Err = UnknownValue> + PartialEq {}
+
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident, $pg:literal { $($variant:ident => $wire:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -68,6 +76,23 @@ macro_rules! wire_enum {
         impl utoipa::ToSchema for $name {
             fn name() -> std::borrow::Cow<'static, str> {
                 stringify!($name).into()
+            }
+        }
+
+        impl Choice for $name {}
+
+        impl $crate::models::fields::BodyField for $name {
+            fn from_json(value: &$crate::serde_json::Value) -> Result<Self, String> {
+                $crate::models::fields::json_str(value)?
+                    .parse()
+                    .map_err(|e: UnknownValue| e.message())
+            }
+
+            #[cfg(feature = "openapi")]
+            fn schema(
+                _description: &str,
+            ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::openapi::schema_ref::<Self>()
             }
         }
 

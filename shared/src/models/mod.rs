@@ -3,6 +3,8 @@
 pub mod alert;
 pub mod domain;
 pub mod event;
+pub mod fields;
+pub mod query;
 pub mod user;
 
 pub use domain::{AlertStatus, EventType, Role, Severity, UnknownValue};

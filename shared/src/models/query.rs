@@ -1,23 +1,23 @@
 //! The query string, read strictly: a filter value that cannot be understood
-//! is a 400 naming the parameter, never an empty or unfiltered list.
+//! is a 400 naming the parameter, never an empty or unfiltered list. List
+//! filters are declared once with [`filters!`](crate::filters): the struct,
+//! its reading and its documented parameters follow from the field types
+//! ([`FilterField`]).
 
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{ApiError, FieldErrors};
-use crate::http::fields::NUL_CHAR;
 use crate::models::UnknownValue;
+use crate::models::fields::{BLANK, FieldErrors, NUL_CHAR};
 
 /// The decoded `key=value` pairs of the query string, in order.
 #[derive(Debug, Clone, Default)]
 pub struct QueryParams(Vec<(String, String)>);
 
 impl QueryParams {
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, FieldErrors> {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -89,7 +89,7 @@ impl QueryParams {
     pub fn text(&self, key: &str, max_chars: usize, errors: &mut FieldErrors) -> Option<String> {
         let raw = self.last(key)?;
         if raw.is_empty() {
-            errors.add(key, crate::http::fields::BLANK);
+            errors.add(key, BLANK);
             return None;
         }
         if raw.chars().count() > max_chars {
@@ -100,14 +100,6 @@ impl QueryParams {
             return None;
         }
         Some(raw.to_owned())
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Self::parse(parts.uri.query())
     }
 }
 
@@ -123,13 +115,115 @@ impl TimeRange {
     pub fn is_unbounded(&self) -> bool {
         self.since.is_none() && self.until.is_none()
     }
+}
 
-    pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Self {
+/// A type a list filter can be: how it is read from the query string under
+/// its name, and the parameters the document lists for it.
+pub trait FilterField: Sized {
+    fn read(params: &QueryParams, name: &str, errors: &mut FieldErrors) -> Self;
+
+    /// `description` is the filter field's doc comment.
+    #[cfg(feature = "openapi")]
+    fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter>;
+}
+
+/// Any of these values: `?k=a,b` or `?k=a&k=b`.
+impl<T> FilterField for Option<Vec<T>>
+where
+    T: crate::models::domain::Choice,
+{
+    fn read(params: &QueryParams, name: &str, errors: &mut FieldErrors) -> Self {
+        params.choices(name, errors)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![crate::openapi::choices_param::<T>(name, description)]
+    }
+}
+
+/// An exact match on a text of at most `MAX` characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exact<const MAX: usize>(pub String);
+
+impl<const MAX: usize> FilterField for Option<Exact<MAX>> {
+    fn read(params: &QueryParams, name: &str, errors: &mut FieldErrors) -> Self {
+        params.text(name, MAX, errors).map(Exact)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![crate::openapi::text_param(name, MAX, description)]
+    }
+}
+
+/// `since` and `until`, whatever the field is called; its doc comment is the
+/// start of both parameters' descriptions ("Only events" → "Only events at
+/// or after this time.").
+impl FilterField for TimeRange {
+    fn read(params: &QueryParams, _name: &str, errors: &mut FieldErrors) -> Self {
         Self {
             since: params.datetime("since", errors),
             until: params.datetime("until", errors),
         }
     }
+
+    #[cfg(feature = "openapi")]
+    fn params(_name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            crate::openapi::datetime_param(
+                "since",
+                &format!("{description} at or after this time."),
+            ),
+            crate::openapi::datetime_param(
+                "until",
+                &format!("{description} at or before this time."),
+            ),
+        ]
+    }
+}
+
+/// A list's filters, declared once: the struct, `from_query` (collecting
+/// every bad parameter) and, with the `openapi` feature, `params()`. Each
+/// field's doc comment is its parameter's description.
+#[macro_export]
+macro_rules! filters {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[doc = $doc:literal])* $field:ident : $ty:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default)]
+        pub struct $name {
+            $( $(#[doc = $doc])* pub $field: $ty, )+
+        }
+
+        impl $name {
+            pub fn from_query(
+                params: &$crate::models::query::QueryParams,
+                errors: &mut $crate::models::fields::FieldErrors,
+            ) -> Self {
+                Self {
+                    $( $field: <$ty as $crate::models::query::FilterField>::read(
+                        params, stringify!($field), errors,
+                    ), )+
+                }
+            }
+
+            /// The query parameters `from_query` reads, for the document.
+            #[cfg(feature = "openapi")]
+            pub fn params() -> Vec<utoipa::openapi::path::Parameter> {
+                let mut all = Vec::new();
+                $( all.extend(<$ty as $crate::models::query::FilterField>::params(
+                    stringify!($field),
+                    concat!($($doc),*).trim(),
+                )); )+
+                all
+            }
+        }
+    };
 }
 
 #[cfg(test)]
@@ -168,7 +262,7 @@ mod tests {
             "since",
             "Enter a valid date/time in RFC 3339 format, e.g. 2026-01-31T12:00:00Z.",
         );
-        expected.add("source", crate::http::fields::BLANK);
+        expected.add("source", BLANK);
         expected.add("status", "\"\" is not a valid choice.");
         assert_eq!(errors, expected);
     }
@@ -186,7 +280,7 @@ mod tests {
         ))
         .unwrap();
         let mut errors = FieldErrors::new();
-        let range = TimeRange::from_query(&q, &mut errors);
+        let range = TimeRange::read(&q, "timestamp", &mut errors);
         assert!(range.since.is_some() && range.until.is_some());
         assert!(errors.is_empty(), "an inverted range is allowed");
 
@@ -199,7 +293,7 @@ mod tests {
 
         let q = QueryParams::parse(Some("since=yesterday")).unwrap();
         let mut errors = FieldErrors::new();
-        TimeRange::from_query(&q, &mut errors);
+        TimeRange::read(&q, "timestamp", &mut errors);
         assert!(!errors.is_empty());
     }
 

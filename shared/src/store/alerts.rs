@@ -1,11 +1,11 @@
 //! Alerts. They are created only by writes to events (see `store::events`);
 //! here they are read and moved through triage.
 
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
-use crate::error::ApiError;
+use super::{Sql, Statement};
 use crate::models::AlertStatus;
-use crate::models::alert::{Alert, AlertFilter, transition_error};
+use crate::models::alert::{Alert, AlertFilter, AlertUpdate};
 
 /// The columns of `Alert`, from `alerts a` joined to its event `e`.
 macro_rules! select_alerts {
@@ -16,92 +16,173 @@ macro_rules! select_alerts {
     };
 }
 
+const GET: &str = concat!(select_alerts!(), " WHERE a.id = $1");
+
+/// What a filter needs beyond the alert's own index. Every field of the
+/// filter is named here, so a new one does not compile until it says
+/// whether the counts table and the index-only page still answer it.
+struct Needs {
+    /// A column of the event: the page must join before it picks its ids.
+    event: bool,
+    /// Anything `alert_counts` does not keep (it counts by severity and
+    /// status only).
+    scan_to_count: bool,
+}
+
+fn needs(filter: &AlertFilter) -> Needs {
+    let AlertFilter {
+        severity: _,
+        status: _,
+        event_type,
+        source,
+        created_at,
+    } = filter;
+    let event = event_type.is_some() || source.is_some();
+    Needs {
+        event,
+        scan_to_count: event || !created_at.is_unbounded(),
+    }
+}
+
 /// Severity and status are the alert's own columns, so the triage filter is
 /// one index range scan on `alerts`; only event type and source need `e`.
-fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter) {
-    qb.push(" WHERE TRUE");
-    push_triage_filters(qb, filter, "a.");
-    if let Some(types) = &filter.event_type {
-        super::push_one_of(qb, "e.event_type", types);
+fn push_filters(sql: &mut Sql, filter: &AlertFilter) {
+    let AlertFilter {
+        severity: _,
+        status: _,
+        event_type,
+        source,
+        created_at,
+    } = filter;
+    sql.push(" WHERE TRUE");
+    push_triage_filters(sql, filter, "a.");
+    if let Some(types) = event_type {
+        super::push_one_of(sql, "e.event_type", types);
     }
-    if let Some(source) = &filter.source {
-        qb.push(" AND e.source = ").push_bind(source.clone());
+    if let Some(source) = source {
+        sql.push(" AND e.source = ").bind(source.0.clone());
     }
-    super::push_time_range(qb, "a.created_at", &filter.created_at);
+    super::push_time_range(sql, "a.created_at", created_at);
 }
 
 /// The alert's own columns, `status` and `severity`, under `prefix`.
-fn push_triage_filters(qb: &mut QueryBuilder<Postgres>, filter: &AlertFilter, prefix: &str) {
+fn push_triage_filters(sql: &mut Sql, filter: &AlertFilter, prefix: &str) {
     if let Some(statuses) = &filter.status {
-        super::push_one_of(qb, &format!("{prefix}status"), statuses);
+        super::push_one_of(sql, &format!("{prefix}status"), statuses);
     }
     if let Some(severities) = &filter.severity {
-        super::push_one_of(qb, &format!("{prefix}severity"), severities);
+        super::push_one_of(sql, &format!("{prefix}severity"), severities);
     }
 }
 
-/// The number of alerts the filter matches. Filtered on severity and status
+/// The count of what the filter matches. Filtered on severity and status
 /// alone (or not at all), it is the sum of the trigger-kept `alert_counts`:
 /// exact, and as cheap at a million alerts as at ten.
-pub async fn count(db: &PgPool, filter: &AlertFilter) -> sqlx::Result<i64> {
-    if !filter.needs_event() && filter.created_at.is_unbounded() {
-        let mut qb =
-            QueryBuilder::new("SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE TRUE");
-        push_triage_filters(&mut qb, filter, "");
-        return qb.build_query_scalar().fetch_one(db).await;
+fn count_sql(filter: &AlertFilter, show: bool) -> Sql {
+    let needs = needs(filter);
+    if !needs.scan_to_count {
+        let mut sql = Sql::new(
+            "SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE TRUE",
+            show,
+        );
+        push_triage_filters(&mut sql, filter, "");
+        return sql;
     }
-    let mut qb = QueryBuilder::new(if filter.needs_event() {
-        "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event_id"
-    } else {
-        "SELECT count(*) FROM alerts a"
-    });
-    push_filters(&mut qb, filter);
-    qb.build_query_scalar().fetch_one(db).await
+    let mut sql = Sql::new(
+        if needs.event {
+            "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event_id"
+        } else {
+            "SELECT count(*) FROM alerts a"
+        },
+        show,
+    );
+    push_filters(&mut sql, filter);
+    sql
 }
 
 /// Newest first; `id` breaks ties so pages never overlap or skip.
+fn list_sql(filter: &AlertFilter, limit: i64, offset: i64, show: bool) -> Sql {
+    let mut sql = Sql::new(select_alerts!(), show);
+    if needs(filter).event {
+        push_filters(&mut sql, filter);
+        push_page(&mut sql, limit, offset);
+    } else {
+        // The page's ids first, from the alerts index alone: a deep page
+        // then skips index entries, and only the page's rows meet `events`.
+        sql.push(" WHERE a.id IN (SELECT a.id FROM alerts a");
+        push_filters(&mut sql, filter);
+        push_page(&mut sql, limit, offset);
+        sql.push(") ORDER BY a.created_at DESC, a.id DESC");
+    }
+    sql
+}
+
+fn push_page(sql: &mut Sql, limit: i64, offset: i64) {
+    super::push_page(sql, "a.created_at DESC, a.id DESC", limit, offset);
+}
+
+pub async fn count(db: &PgPool, filter: &AlertFilter) -> sqlx::Result<i64> {
+    count_sql(filter, false)
+        .qb
+        .build_query_scalar()
+        .fetch_one(db)
+        .await
+}
+
 pub async fn list(
     db: &PgPool,
     filter: &AlertFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Alert>> {
-    let mut qb = QueryBuilder::new(select_alerts!());
-    if filter.needs_event() {
-        push_filters(&mut qb, filter);
-        push_page(&mut qb, limit, offset);
-    } else {
-        // The page's ids first, from the alerts index alone: a deep page
-        // then skips index entries, and only the page's rows meet `events`.
-        qb.push(" WHERE a.id IN (SELECT a.id FROM alerts a");
-        push_filters(&mut qb, filter);
-        push_page(&mut qb, limit, offset);
-        qb.push(") ORDER BY a.created_at DESC, a.id DESC");
-    }
-    qb.build_query_as().fetch_all(db).await
-}
-
-fn push_page(qb: &mut QueryBuilder<Postgres>, limit: i64, offset: i64) {
-    super::push_page(qb, "a.created_at DESC, a.id DESC", limit, offset);
-}
-
-pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {
-    sqlx::query_as(concat!(select_alerts!(), " WHERE a.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
+    list_sql(filter, limit, offset, false)
+        .qb
+        .build_query_as()
+        .fetch_all(db)
         .await
 }
 
-/// Moves an alert to `next` if the lifecycle allows it from its current
-/// status, on behalf of user `by`. The row is locked while deciding, so two
-/// concurrent changes are judged one after the other, and each change is
-/// recorded in `alert_history`: none is lost unseen.
-pub async fn set_status(
+/// What a list request runs: its count, then its page.
+pub fn list_statements(filter: &AlertFilter, limit: i64, offset: i64) -> Vec<Statement> {
+    vec![
+        count_sql(filter, true).statement("count"),
+        list_sql(filter, limit, offset, true).statement("list"),
+    ]
+}
+
+pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {
+    sqlx::query_as(GET).bind(id).fetch_optional(db).await
+}
+
+/// What reading one alert runs.
+pub fn get_statements(id: i64) -> Vec<Statement> {
+    vec![Statement {
+        name: "get",
+        sql: GET.to_owned(),
+        params: vec![id.to_string()],
+    }]
+}
+
+/// How an update ended.
+#[derive(Debug)]
+pub enum Updated {
+    Done(Alert),
+    NotFound,
+    /// The lifecycle does not allow `to` from the alert's status `from`;
+    /// nothing was written.
+    Refused { from: AlertStatus, to: AlertStatus },
+}
+
+/// Applies an update on behalf of user `by`. The row is locked while
+/// deciding, so two concurrent changes are judged one after the other, and
+/// each status change is recorded in `alert_history`: none is lost unseen.
+pub async fn update(
     db: &PgPool,
     id: i64,
-    next: AlertStatus,
+    update: &AlertUpdate,
     by: i64,
-) -> Result<Option<Alert>, ApiError> {
+) -> sqlx::Result<Updated> {
+    let AlertUpdate { status } = *update;
     let mut tx = db.begin().await?;
     let current: Option<AlertStatus> =
         sqlx::query_scalar("SELECT status FROM alerts WHERE id = $1 FOR UPDATE")
@@ -109,12 +190,18 @@ pub async fn set_status(
             .fetch_optional(&mut *tx)
             .await?;
     let Some(current) = current else {
-        return Ok(None);
+        return Ok(Updated::NotFound);
     };
-    if !current.can_move_to(next) {
-        return Err(transition_error(current, next));
+    if let Some(next) = status {
+        if !current.can_move_to(next) {
+            return Ok(Updated::Refused {
+                from: current,
+                to: next,
+            });
+        }
     }
-    if current != next {
+    let next = status.filter(|next| *next != current);
+    if next.is_some() {
         sqlx::query(
             "WITH changed AS ( \
                  UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 \
@@ -130,10 +217,7 @@ pub async fn set_status(
         .execute(&mut *tx)
         .await?;
     }
-    let alert = sqlx::query_as(concat!(select_alerts!(), " WHERE a.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let alert = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
-    Ok(alert)
+    Ok(Updated::Done(alert))
 }

@@ -3,8 +3,9 @@
 //! Each write is a single statement whose CTEs write the event and its alert
 //! together: atomic without an explicit transaction, and one round trip.
 
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::PgPool;
 
+use super::{Sql, Statement};
 use crate::models::event::{Event, EventChanges, EventFilter, NewEvent};
 
 /// The columns of `Event`, from `events e` and its alert `a`. A macro so
@@ -16,65 +17,123 @@ macro_rules! select_events {
     };
 }
 
-fn push_filters(qb: &mut QueryBuilder<Postgres>, filter: &EventFilter) {
-    qb.push(" WHERE TRUE");
-    if let Some(severities) = &filter.severity {
-        super::push_one_of(qb, "e.severity", severities);
+const GET: &str = concat!(select_events!(), " WHERE e.id = $1");
+
+fn push_filters(sql: &mut Sql, filter: &EventFilter) {
+    let EventFilter {
+        severity,
+        event_type,
+        source,
+        timestamp,
+    } = filter;
+    sql.push(" WHERE TRUE");
+    if let Some(severities) = severity {
+        super::push_one_of(sql, "e.severity", severities);
     }
-    if let Some(types) = &filter.event_type {
-        super::push_one_of(qb, "e.event_type", types);
+    if let Some(types) = event_type {
+        super::push_one_of(sql, "e.event_type", types);
     }
-    if let Some(source) = &filter.source {
-        qb.push(" AND e.source = ").push_bind(source.clone());
+    if let Some(source) = source {
+        sql.push(" AND e.source = ").bind(source.0.clone());
     }
-    super::push_time_range(qb, "e.timestamp", &filter.timestamp);
+    super::push_time_range(sql, "e.timestamp", timestamp);
 }
 
-pub async fn count(db: &PgPool, filter: &EventFilter) -> sqlx::Result<i64> {
-    let mut qb = QueryBuilder::new("SELECT count(*) FROM events e");
-    push_filters(&mut qb, filter);
-    qb.build_query_scalar().fetch_one(db).await
+fn count_sql(filter: &EventFilter, show: bool) -> Sql {
+    let mut sql = Sql::new("SELECT count(*) FROM events e", show);
+    push_filters(&mut sql, filter);
+    sql
 }
 
 /// Newest first; `id` breaks ties so pages never overlap or skip.
+fn list_sql(filter: &EventFilter, limit: i64, offset: i64, show: bool) -> Sql {
+    let mut sql = Sql::new(select_events!(), show);
+    push_filters(&mut sql, filter);
+    super::push_page(&mut sql, "e.timestamp DESC, e.id DESC", limit, offset);
+    sql
+}
+
+pub async fn count(db: &PgPool, filter: &EventFilter) -> sqlx::Result<i64> {
+    count_sql(filter, false)
+        .qb
+        .build_query_scalar()
+        .fetch_one(db)
+        .await
+}
+
 pub async fn list(
     db: &PgPool,
     filter: &EventFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Event>> {
-    let mut qb = QueryBuilder::new(select_events!());
-    push_filters(&mut qb, filter);
-    super::push_page(&mut qb, "e.timestamp DESC, e.id DESC", limit, offset);
-    qb.build_query_as().fetch_all(db).await
+    list_sql(filter, limit, offset, false)
+        .qb
+        .build_query_as()
+        .fetch_all(db)
+        .await
+}
+
+/// What a list request runs: its count, then its page.
+pub fn list_statements(filter: &EventFilter, limit: i64, offset: i64) -> Vec<Statement> {
+    vec![
+        count_sql(filter, true).statement("count"),
+        list_sql(filter, limit, offset, true).statement("list"),
+    ]
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Event>> {
-    sqlx::query_as(concat!(select_events!(), " WHERE e.id = $1"))
+    sqlx::query_as(GET)
         .bind(id)
         .fetch_optional(db)
         .await
 }
 
+const CREATE: &str = "WITH e AS ( \
+         INSERT INTO events (source, event_type, severity, description) \
+         VALUES ($1, $2, $3, $4) RETURNING * \
+     ), a AS ( \
+         INSERT INTO alerts (event_id, severity) \
+         SELECT id, severity FROM e WHERE severity >= 'High' RETURNING id, event_id \
+     ) \
+     SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
+            a.id AS alert FROM e LEFT JOIN a ON a.event_id = e.id";
+
 /// Stores an event; a High or Critical one raises its Open alert in the same statement.
 pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
-    sqlx::query_as(
-        "WITH e AS ( \
-             INSERT INTO events (source, event_type, severity, description) \
-             VALUES ($1, $2, $3, $4) RETURNING * \
-         ), a AS ( \
-             INSERT INTO alerts (event_id, severity) \
-             SELECT id, severity FROM e WHERE severity >= 'High' RETURNING id, event_id \
-         ) \
-         SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
-                a.id AS alert FROM e LEFT JOIN a ON a.event_id = e.id",
-    )
-    .bind(&event.source)
-    .bind(event.event_type)
-    .bind(event.severity)
-    .bind(&event.description)
-    .fetch_one(db)
-    .await
+    let NewEvent {
+        source,
+        event_type,
+        severity,
+        description,
+    } = event;
+    sqlx::query_as(CREATE)
+        .bind(source.as_str())
+        .bind(event_type)
+        .bind(severity)
+        .bind(description.as_str())
+        .fetch_one(db)
+        .await
+}
+
+/// What recording an event runs.
+pub fn create_statements(event: &NewEvent) -> Vec<Statement> {
+    let NewEvent {
+        source,
+        event_type,
+        severity,
+        description,
+    } = event;
+    vec![Statement {
+        name: "create",
+        sql: CREATE.to_owned(),
+        params: vec![
+            source.as_str().to_owned(),
+            event_type.to_string(),
+            severity.to_string(),
+            description.as_str().to_owned(),
+        ],
+    }]
 }
 
 /// Changes the fields given. The alert's copy of the severity follows the
@@ -86,6 +145,12 @@ pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
 /// takes its snapshot after any concurrent writer to this event committed,
 /// so it sees the alert such a writer raised and keeps its severity in step.
 pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Result<Option<Event>> {
+    let EventChanges {
+        source,
+        event_type,
+        severity,
+        description,
+    } = changes;
     let mut tx = db.begin().await?;
     let exists: Option<i32> =
         sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1 FOR NO KEY UPDATE")
@@ -118,10 +183,10 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
          FROM e",
     )
     .bind(id)
-    .bind(changes.source.as_deref())
-    .bind(changes.event_type)
-    .bind(changes.severity)
-    .bind(changes.description.as_deref())
+    .bind(source.as_ref().map(|s| s.as_str()))
+    .bind(event_type)
+    .bind(severity)
+    .bind(description.as_ref().map(|d| d.as_str()))
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -1,4 +1,6 @@
-//! PostgreSQL access, one module per resource. Every query lives here.
+//! PostgreSQL access, one module per resource. Every query lives here, and
+//! each list query is built by a function that [`Statement`] can also show
+//! (`tmctl statements`), so the benchmark runs the very SQL the API runs.
 
 pub mod alerts;
 pub mod events;
@@ -6,16 +8,116 @@ pub mod throttle;
 pub mod users;
 
 use sqlx::{Postgres, QueryBuilder};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
-use crate::http::query::TimeRange;
+use crate::models::domain::Choice;
+use crate::models::query::TimeRange;
+
+/// A statement as the store runs it, written out: its text and its
+/// parameters in the text form PostgreSQL reads them in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Statement {
+    pub name: &'static str,
+    pub sql: String,
+    pub params: Vec<String>,
+}
+
+/// A value bound to a statement, with its text form for [`Statement`].
+pub trait Param: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static {
+    fn text(&self) -> String;
+}
+
+impl Param for String {
+    fn text(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Param for i64 {
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Param for OffsetDateTime {
+    fn text(&self) -> String {
+        self.format(&Rfc3339).unwrap_or_default()
+    }
+}
+
+/// An enum's wire spelling, which is also its PostgreSQL label.
+impl<T> Param for T
+where
+    T: Choice + std::fmt::Display + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    T: Send + 'static,
+{
+    fn text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl<T: Choice + std::fmt::Display + Send + 'static> Param for Vec<T>
+where
+    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+{
+    /// An array literal; every wire spelling is a plain word, so no quoting.
+    fn text(&self) -> String {
+        let items: Vec<String> = self.iter().map(ToString::to_string).collect();
+        format!("{{{}}}", items.join(","))
+    }
+}
+
+/// A statement being built: sqlx's builder, and the parameters' text when
+/// the statement is to be shown rather than run (not kept otherwise, so a
+/// request pays nothing for it).
+pub struct Sql {
+    qb: QueryBuilder<Postgres>,
+    shown: Option<Vec<String>>,
+}
+
+impl Sql {
+    fn new(init: &str, show: bool) -> Self {
+        Self {
+            qb: QueryBuilder::new(init),
+            shown: show.then(Vec::new),
+        }
+    }
+
+    fn push(&mut self, sql: impl std::fmt::Display) -> &mut Self {
+        self.qb.push(sql);
+        self
+    }
+
+    fn bind<T: Param>(&mut self, value: T) -> &mut Self {
+        if let Some(shown) = &mut self.shown {
+            shown.push(value.text());
+        }
+        self.qb.push_bind(value);
+        self
+    }
+
+    fn statement(self, name: &'static str) -> Statement {
+        Statement {
+            name,
+            sql: self.qb.sql().as_str().to_owned(),
+            params: self.shown.unwrap_or_default(),
+        }
+    }
+}
+
+/// One round trip to the database, for a health check.
+pub async fn ping(db: &sqlx::PgPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await.map(|_| ())
+}
 
 /// Appends `AND column >= since AND column <= until` for the bounds given.
-fn push_time_range(qb: &mut QueryBuilder<Postgres>, column: &str, range: &TimeRange) {
+fn push_time_range(sql: &mut Sql, column: &str, range: &TimeRange) {
     if let Some(since) = range.since {
-        qb.push(format_args!(" AND {column} >= ")).push_bind(since);
+        sql.push(format_args!(" AND {column} >= ")).bind(since);
     }
     if let Some(until) = range.until {
-        qb.push(format_args!(" AND {column} <= ")).push_bind(until);
+        sql.push(format_args!(" AND {column} <= ")).bind(until);
     }
 }
 
@@ -28,8 +130,8 @@ fn push_time_range(qb: &mut QueryBuilder<Postgres>, column: &str, range: &TimeRa
 /// recently used) keeps the busy ones. (`persistent(false)` would keep deep
 /// pages out of it, but sqlx 0.9.0 then fails with "unnamed prepared
 /// statement does not exist".)
-fn push_page(qb: &mut QueryBuilder<Postgres>, order_by: &str, limit: i64, offset: i64) {
-    qb.push(format_args!(
+fn push_page(sql: &mut Sql, order_by: &str, limit: i64, offset: i64) {
+    sql.push(format_args!(
         " ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     ));
 }
@@ -38,19 +140,57 @@ fn push_page(qb: &mut QueryBuilder<Postgres>, order_by: &str, limit: i64, offset
 /// planner reads a plain equality as a prefix of the (status, severity,
 /// created_at, id) index, so a one-value filter's page comes in index order
 /// with nothing to sort or filter; `= ANY` of one element it does not.
-fn push_one_of<T>(qb: &mut QueryBuilder<Postgres>, column: &str, values: &[T])
+fn push_one_of<T>(sql: &mut Sql, column: &str, values: &[T])
 where
-    T: Copy + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    T: Choice + Copy + std::fmt::Display + Param,
     Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
 {
     match values {
         [one] => {
-            qb.push(format!(" AND {column} = ")).push_bind(*one);
+            sql.push(format_args!(" AND {column} = ")).bind(*one);
         }
         _ => {
-            qb.push(format!(" AND {column} = ANY("))
-                .push_bind(values.to_vec())
+            sql.push(format_args!(" AND {column} = ANY("))
+                .bind(values.to_vec())
                 .push(")");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Severity;
+
+    #[test]
+    fn a_shown_statement_has_its_parameters_as_postgres_reads_them() {
+        let mut sql = Sql::new("SELECT 1 WHERE TRUE", true);
+        push_one_of(&mut sql, "severity", &[Severity::High]);
+        push_one_of(&mut sql, "severity", &[Severity::High, Severity::Critical]);
+        let since = OffsetDateTime::from_unix_timestamp(0).unwrap();
+        push_time_range(
+            &mut sql,
+            "t",
+            &TimeRange {
+                since: Some(since),
+                until: None,
+            },
+        );
+        let shown = sql.statement("q");
+        assert_eq!(
+            shown.sql,
+            "SELECT 1 WHERE TRUE AND severity = $1 AND severity = ANY($2) AND t >= $3"
+        );
+        assert_eq!(
+            shown.params,
+            ["High", "{High,Critical}", "1970-01-01T00:00:00Z"]
+        );
+    }
+
+    #[test]
+    fn a_statement_that_runs_keeps_no_text_of_its_parameters() {
+        let mut sql = Sql::new("SELECT 1 WHERE TRUE", false);
+        push_one_of(&mut sql, "severity", &[Severity::High]);
+        assert!(sql.statement("q").params.is_empty());
     }
 }

@@ -66,7 +66,7 @@ pub async fn attempt(
     .await?;
     // Usernames nobody has is what a spraying attacker sends: sweep rows
     // whose window and lockout are long over, now and then.
-    if rand_percent() == 0 {
+    if crate::random::one_in(100) {
         sqlx::query(
             "DELETE FROM login_throttle WHERE window_started_at < now() - interval '1 day' \
              AND (locked_until IS NULL OR locked_until < now())",
@@ -84,9 +84,4 @@ pub async fn clear(db: &PgPool, username: &str) -> sqlx::Result<()> {
         .execute(db)
         .await?;
     Ok(())
-}
-
-fn rand_percent() -> u8 {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    (OsRng.next_u32() % 100) as u8
 }

@@ -1,0 +1,104 @@
+//! `tmctl statements`: the SQL the store runs for a request, with its
+//! parameters, read through the API's own parsers. The benchmark explains
+//! and pgbenches these, so it never keeps a copy of the store's SQL.
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use tm_shared::http::pagination::PageRequest;
+use tm_shared::models::alert::AlertFilter;
+use tm_shared::models::event::{EventFilter, NewEvent};
+use tm_shared::models::fields::FieldErrors;
+use tm_shared::models::query::QueryParams;
+use tm_shared::store::{self, Statement};
+
+#[derive(Debug, Subcommand)]
+pub enum Request {
+    /// `GET /api/alerts/?QUERY`: its count and its page.
+    AlertsList { query: String },
+    /// `GET /api/alerts/ID/`.
+    AlertsGet { id: i64 },
+    /// `GET /api/events/?QUERY`: its count and its page.
+    EventsList { query: String },
+    /// `POST /api/events/` with this JSON body.
+    EventsCreate { body: String },
+}
+
+/// The statements `request` runs, in order.
+pub fn statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
+    Ok(match request {
+        Request::AlertsList { query } => {
+            let (filter, (limit, offset)) = list_request(query, AlertFilter::from_query)?;
+            store::alerts::list_statements(&filter, limit, offset)
+        }
+        Request::AlertsGet { id } => store::alerts::get_statements(*id),
+        Request::EventsList { query } => {
+            let (filter, (limit, offset)) = list_request(query, EventFilter::from_query)?;
+            store::events::list_statements(&filter, limit, offset)
+        }
+        Request::EventsCreate { body } => {
+            let body: serde_json::Value = serde_json::from_str(body).context("the body")?;
+            let Some(body) = body.as_object() else {
+                bail!("the body is not a JSON object");
+            };
+            let event = NewEvent::parse(body).map_err(invalid)?;
+            store::events::create_statements(&event)
+        }
+    })
+}
+
+/// A list's filter and page, as the handler reads them. The page is taken
+/// as asked: without the database there is no count to check it against,
+/// so `page=last` cannot be placed.
+fn list_request<F>(
+    query: &str,
+    read: impl FnOnce(&QueryParams, &mut FieldErrors) -> F,
+) -> anyhow::Result<(F, (i64, i64))> {
+    let params = QueryParams::parse(Some(query)).map_err(invalid)?;
+    let mut errors = FieldErrors::new();
+    let filter = read(&params, &mut errors);
+    let page = PageRequest::from_query(&params, &mut errors);
+    errors.into_result().map_err(invalid)?;
+    let page = page.map_err(|_| anyhow::anyhow!("invalid page"))?;
+    let window = page
+        .window_as_asked()
+        .context("page=last needs the row count; give a page number")?;
+    Ok((filter, window))
+}
+
+fn invalid(errors: FieldErrors) -> anyhow::Error {
+    anyhow::anyhow!("invalid request: {:?}", errors.as_map())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_triage_page_is_a_sum_of_counts_and_a_page_of_ids() {
+        let request = Request::AlertsList {
+            query: "severity=High&status=Open&page=3".into(),
+        };
+        let shown = statements(&request).unwrap();
+        assert_eq!(shown[0].name, "count");
+        assert!(shown[0].sql.contains("FROM alert_counts"));
+        assert_eq!(shown[0].params, ["Open", "High"]);
+        assert_eq!(shown[1].name, "list");
+        assert!(shown[1].sql.contains("LIMIT 20 OFFSET 40"));
+    }
+
+    #[test]
+    fn a_bad_request_is_refused_as_the_api_would() {
+        let bad = Request::AlertsList {
+            query: "severity=Extreme".into(),
+        };
+        assert!(statements(&bad).is_err());
+        let last = Request::EventsList {
+            query: "page=last".into(),
+        };
+        assert!(statements(&last).is_err());
+        let body = Request::EventsCreate {
+            body: r#"{"source": "s"}"#.into(),
+        };
+        assert!(statements(&body).is_err());
+    }
+}
