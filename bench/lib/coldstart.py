@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """Times cold starts of the Lambda bootstraps, against lambda_emulator.
 
-For each function, --starts times: start an emulator holding one API Gateway
+For each function, `starts` times: start an emulator holding one API Gateway
 HTTP API (v2) request, exec the bootstrap with the environment Lambda gives
 it, and time from just before the exec until the function posts its
 response; check the response's statusCode is 200; read the process's peak RSS
@@ -9,16 +8,14 @@ response; check the response's statusCode is 200; read the process's peak RSS
 process start, configuration, and the first request with its first database
 connection.
 
-    coldstart.py --template 'target/lambda/{fn}/bootstrap' --starts 10 \\
-                 --log-dir DIR [--functions token,events,alerts]
-
-Environment: DATABASE_URL and JWT_SECRET, passed to the functions, and the
-requests' inputs: BENCH_REFRESH_TOKEN (token), BENCH_ADMIN_TOKEN and
-BENCH_EVENT_ID (events), BENCH_ANALYST_TOKEN and BENCH_ALERT_ID (alerts).
-Prints one JSON object: {"functions": {NAME: {...}}, "missing": [...]}.
+`run()` measures each function whose bootstrap exists: `app_env` (DATABASE_URL,
+JWT_SECRET) is passed to the functions, `inputs` are the requests' inputs:
+BENCH_REFRESH_TOKEN (token), BENCH_SIGNIN_USERNAME and BENCH_SIGNIN_PASSWORD
+(token-signin), BENCH_ADMIN_TOKEN and BENCH_EVENT_ID (events),
+BENCH_ANALYST_TOKEN and BENCH_ALERT_ID (alerts). It returns
+{"functions": {NAME: {...}}, "missing": [...]}.
 """
 
-import argparse
 import io
 import json
 import os
@@ -158,8 +155,8 @@ def summarise(starts):
     }
 
 
-def measure_function(name, bootstrap, starts, app_env, log_dir):
-    event = function_event(name, os.environ)
+def measure_function(name, bootstrap, starts, app_env, log_dir, inputs):
+    event = function_event(name, inputs)
     with open(os.path.join(log_dir, f"{name}.log"), "wb") as log:
         runs = [start_once(name, bootstrap, event, app_env, log) for _ in range(starts)]
     result = summarise(runs)
@@ -169,30 +166,19 @@ def measure_function(name, bootstrap, starts, app_env, log_dir):
     return result
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--template", required=True, help="bootstrap path, {fn} for the function")
-    parser.add_argument("--starts", type=int, default=10)
-    parser.add_argument("--functions", default="token,token-signin,events,alerts",
-                        help="names; NAME-VARIANT runs NAME's bootstrap with another request")
-    parser.add_argument("--log-dir", required=True)
-    args = parser.parse_args(argv)
+FUNCTIONS = ("token", "token-signin", "events", "alerts")
 
-    os.makedirs(args.log_dir, exist_ok=True)
-    app_env = {k: os.environ[k] for k in ("DATABASE_URL", "JWT_SECRET") if k in os.environ}
+
+def run(template, starts, log_dir, app_env, inputs, functions=FUNCTIONS):
+    """Cold starts of each function; NAME-VARIANT runs NAME's bootstrap with
+    another request. `template` is the bootstrap path with {fn} for NAME."""
+    os.makedirs(log_dir, exist_ok=True)
     result = {"functions": {}, "missing": []}
-    for name in args.functions.split(","):
-        bootstrap = args.template.format(fn=name.split("-", 1)[0])
+    for name in functions:
+        bootstrap = template.format(fn=name.split("-", 1)[0])
         if not os.access(bootstrap, os.X_OK):
             result["missing"].append(bootstrap)
             continue
-        print(f"coldstart: {name}: {args.starts} starts of {bootstrap}", file=sys.stderr)
-        result["functions"][name] = measure_function(name, bootstrap, args.starts, app_env, args.log_dir)
-    json.dump(result, sys.stdout, indent=1)
-    print()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+        print(f"coldstart: {name}: {starts} starts of {bootstrap}", file=sys.stderr)
+        result["functions"][name] = measure_function(name, bootstrap, starts, app_env, log_dir, inputs)
+    return result

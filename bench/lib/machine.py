@@ -1,17 +1,8 @@
-#!/usr/bin/env python3
-"""Describes the machine and tools a run used, as one JSON object.
+"""Describes the machine and tools a run used, as one JSON-ready dict."""
 
-    machine.py [--tmctl PATH]
-
-The PostgreSQL version comes from the server at BENCH_DATABASE_URL.
-"""
-
-import argparse
-import json
 import os
 import platform
 import subprocess
-import sys
 from datetime import datetime, timezone
 
 
@@ -49,27 +40,19 @@ def git_revision():
     return commit
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tmctl")
-    args = parser.parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL")
-    info = {
+def describe(tmctl, database_url):
+    """The machine, the tool versions, and the PostgreSQL server's version."""
+    return {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cpu_model": proc_field("/proc/cpuinfo", "model name"),
         "nproc": os.cpu_count(),
         "memory_mib": memory_mib(),
         "kernel": platform.release(),
-        "postgresql": first_line(["psql", "-XAtc", "SHOW server_version", url]) if url else None,
+        "postgresql": first_line(["psql", "-XAtc", "SHOW server_version", database_url]),
         "rustc": first_line(["rustc", "--version"]),
         "wrk": first_line(["wrk", "-v"]),
+        "pgbench": first_line(["pgbench", "--version"]),
         "python": platform.python_version(),
         "git_commit": git_revision(),
-        "tmctl": args.tmctl,
+        "tmctl": tmctl,
     }
-    json.dump(info, sys.stdout)
-    print()
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

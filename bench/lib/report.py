@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Turns a run's facts (JSON lines written by record.py) into the results:
-one JSON document and a Markdown page, each figure beside its target.
+"""Turns a run's facts (JSON lines, appended by bench/run as it measures, so a
+run that stops half-way still leaves what it measured) into the results: one
+JSON document and a Markdown page, each figure beside its target.
 
     report.py --facts FILE --json OUT.json --md OUT.md [--fail-on-problems]
 
@@ -19,6 +20,14 @@ MIB_KB = 1024  # VmHWM is in KiB
 TARGET_SIZE = 1_000_000
 TARGET_CONNECTIONS = 32
 
+# The API scenarios pgbench runs the server's statements for.
+CEILINGS = {
+    "ingest": "tmctl statements events-create",
+    "alerts_first_page": "tmctl statements alerts-list 'severity=High&status=Open'",
+    "alert_by_id": "tmctl statements alerts-get",
+}
+READ_CEILINGS = ("alerts_first_page", "alert_by_id")
+
 SCENARIO_TITLES = {
     "alerts_first_page": "GET /api/alerts/?severity=High&status=Open (first page, analyst)",
     "alerts_deep_page": "same filter, middle page (analyst)",
@@ -30,6 +39,14 @@ SCENARIO_TITLES = {
 
 
 # ---------------------------------------------------------------- collecting
+
+def append_fact(path, fact):
+    """Adds one fact ({"kind": ..., ...}) to a run's facts file."""
+    if "kind" not in fact:
+        raise ValueError("every fact needs a kind")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(fact) + "\n")
+
 
 def read_facts(path):
     facts = []
@@ -53,20 +70,37 @@ def strip_kind(fact):
     return {k: v for k, v in fact.items() if k != "kind"}
 
 
-def ingest_ratios(api, pgbench):
-    """API ingest rps over pgbench tps, per size where both were measured."""
-    ceilings = {p["size"]: p.get("tps") for p in pgbench}
+def pgbench_scenario(entry):
+    # Runs from before the read ceilings recorded ingest's without a scenario.
+    return entry.get("scenario", "ingest")
+
+
+def ceiling_ratios(api, pgbench, scenarios):
+    """API rps over pgbench tps for the same scenario, per size where both
+    were measured (and pgbench ran clean)."""
+    ceilings = {(pgbench_scenario(p), p["size"]): p.get("tps") for p in pgbench}
     ratios = []
     for entry in api:
-        if entry["scenario"] != "ingest" or not entry.get("result"):
+        if entry["scenario"] not in scenarios or not entry.get("result"):
             continue
-        tps = ceilings.get(entry["size"])
+        tps = ceilings.get((entry["scenario"], entry["size"]))
         if tps:
             ratios.append(
-                {"size": entry["size"], "api_rps": entry["result"]["rps"], "pgbench_tps": tps,
-                 "ratio": round(entry["result"]["rps"] / tps, 3)}
+                {"size": entry["size"], "scenario": entry["scenario"], "api_rps": entry["result"]["rps"],
+                 "pgbench_tps": tps, "ratio": round(entry["result"]["rps"] / tps, 3)}
             )
     return ratios
+
+
+def ingest_ratios(api, pgbench):
+    """API ingest rps over pgbench tps, per size where both were measured."""
+    return [{k: v for k, v in r.items() if k != "scenario"}
+            for r in ceiling_ratios(api, pgbench, ("ingest",))]
+
+
+def read_ratios(api, pgbench):
+    """The triage list's first page and the single alert, as ingest."""
+    return ceiling_ratios(api, pgbench, READ_CEILINGS)
 
 
 def build_document(facts):
@@ -81,6 +115,7 @@ def build_document(facts):
         "api": api,
         "pgbench": pgbench,
         "ingest_vs_pgbench": ingest_ratios(api, pgbench),
+        "reads_vs_pgbench": read_ratios(api, pgbench),
         "plans": strip_kind(last_of_kind(facts, "plans")),
         "cold_start": cold,
         "cold_start_plain": strip_kind(last_of_kind(facts, "cold_start_plain")),
@@ -193,6 +228,10 @@ def find_problems(doc, facts):
         if fn["ok"] < fn["starts"]:
             found.append(f"cold start {name}: {fn['starts'] - fn['ok']} of {fn['starts']} failed: "
                          + "; ".join(fn["errors"][:2]))
+    for p in doc["pgbench"]:
+        if p.get("failed"):
+            found.append(f"pgbench {pgbench_scenario(p)} at {p['size']:,} events: "
+                         f"{p['failed']} failed transactions")
     for error in doc["plans"].get("result", {}).get("errors", []):
         found.append(f"EXPLAIN: {error}")
     return found
@@ -226,19 +265,22 @@ def md_header(doc):
                      "works; its figures mean nothing.\n")
     if "debug" in str(run.get("tmctl", "")):
         lines.append("> `tmctl` was a debug build: throughput and latency figures mean nothing.\n")
-    lines.append(f"{machine.get('date', '?')}, commit {machine.get('git_commit') or '?'}, "
-                 f"`bench/run {run.get('arguments', '')}`".rstrip() + "\n")
+    command = f"bench/run {run.get('arguments', '')}".rstrip()
+    lines.append(f"{machine.get('date', '?')}, commit {machine.get('git_commit') or '?'}, `{command}`\n")
     return "\n".join(lines) + "\n"
 
 
-def md_targets(doc):
+def target_rows(doc):
     def measured(t):
         unit = f" {t['unit']}" if t["unit"] and t["value"] is not None else ""
         return num(t["value"], 2) + unit
 
     status = {"met": "met", "missed": "**missed**", "n/a": "n/a"}
-    rows = [(t["name"], t["target"], measured(t), status[t["status"]], t["note"]) for t in doc["targets"]]
-    return "## Targets\n\n" + table(["What", "Target", "Measured", "Status", "Conditions"], rows) + "\n"
+    return [(t["name"], t["target"], measured(t), status[t["status"]], t["note"]) for t in doc["targets"]]
+
+
+def md_targets(doc):
+    return "## Targets\n\n" + table(["What", "Target", "Measured", "Status", "Conditions"], target_rows(doc)) + "\n"
 
 
 def md_machine(doc):
@@ -246,6 +288,7 @@ def md_machine(doc):
     rows = [("CPU", f"{m.get('cpu_model')} ({m.get('nproc')} cores)"),
             ("Memory", f"{num(m.get('memory_mib'), 0)} MiB"), ("Kernel", m.get("kernel")),
             ("PostgreSQL", m.get("postgresql")), ("rustc", m.get("rustc")), ("wrk", m.get("wrk")),
+            ("pgbench", m.get("pgbench")),
             ("Python", m.get("python")), ("tmctl", f"`{m.get('tmctl')}`")]
     return "## Machine\n\n" + table(["", ""], rows) + "\n"
 
@@ -303,16 +346,43 @@ def md_api_notes(doc, size):
     return "".join(f"- {n}\n" for n in notes) + "\n"
 
 
+def pgbench_line(doc):
+    run = doc["run"]
+    return (f"`pgbench -n -M prepared -c {run.get('connections')} -j {run.get('threads')} "
+            f"-T {run.get('duration_s')}`, the same concurrency and duration as wrk, in the same run")
+
+
 def md_pgbench(doc):
     rows = [(num(r["size"]), num(r["api_rps"]), num(r["pgbench_tps"]), num(r["ratio"], 2))
             for r in doc["ingest_vs_pgbench"]]
     detail = [(num(p["size"]), num(p.get("tps")), num(p.get("latency_ms"), 2), p.get("clients"))
-              for p in doc["pgbench"]]
+              for p in doc["pgbench"] if pgbench_scenario(p) == "ingest"]
     return ("## Ingest against the database's ceiling\n\n"
-            "`pgbench -n -M prepared -f bench/sql/ingest.pgbench`: "
-            "the API's insert statement with nothing in between.\n\n"
+            + pgbench_line(doc) + ", running the server's own insert statement "
+            f"(`{CEILINGS['ingest']}`) with nothing in between: the event and its alert in one "
+            "statement, one per transaction. Its parameters are fixed (one sensor, one description); "
+            "wrk's events vary them.\n\n"
             + table(["Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
             + table(["Size", "pgbench tps", "latency avg ms", "clients"], detail) + "\n")
+
+
+def md_read_ceilings(doc):
+    ratios = doc.get("reads_vs_pgbench", [])
+    rows = [(SCENARIO_TITLES.get(r["scenario"], r["scenario"]), num(r["size"]), num(r["api_rps"]),
+             num(r["pgbench_tps"]), num(r["ratio"], 2))
+            for r in sorted(ratios, key=lambda r: (r["size"], READ_CEILINGS.index(r["scenario"])))]
+    detail = [(p["scenario"], num(p["size"]), num(p.get("tps")), num(p.get("latency_ms"), 2), p.get("clients"))
+              for p in doc["pgbench"] if pgbench_scenario(p) in READ_CEILINGS]
+    if not rows and not detail:
+        return "## Reads against the database's ceiling\n\nNot measured.\n\n"
+    return ("## Reads against the database's ceiling\n\n"
+            + pgbench_line(doc) + ", running the statements the server runs for the request: "
+            f"for the first page, one transaction is the page's count and its rows "
+            f"(`{CEILINGS['alerts_first_page']}`); for the single alert, one "
+            f"`{CEILINGS['alert_by_id']}` statement with an id drawn per transaction from the "
+            "same range as wrk's (`\\set p1 random(min, max)`).\n\n"
+            + table(["Scenario", "Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
+            + table(["pgbench", "Size", "tps", "latency avg ms", "clients"], detail) + "\n")
 
 
 def md_plans(doc):
@@ -325,7 +395,8 @@ def md_plans(doc):
     at = doc["plans"]
     return (f"## Query plans (data set of {num(at.get('size'))} events)\n\n"
             f"Tables at the time: {num(at.get('events'))} events, {num(at.get('alerts'))} alerts. "
-            "EXPLAIN (ANALYZE, BUFFERS) of the prepared statements (`bench/sql/`), as a custom plan "
+            "EXPLAIN (ANALYZE, BUFFERS) of the server's prepared statements (`tmctl statements`), "
+            "parameter types inferred as for the server's; as a custom plan "
             "(a connection's first executions) and a generic plan (what PostgreSQL may settle on "
             "after five).\n\n"
             + table(["Query", "Plan", "Execution ms", "Seq scan on events/alerts", "Plan file"], rows) + "\n")
@@ -368,7 +439,24 @@ def md_problems(doc):
 
 def render_markdown(doc):
     return "".join([md_header(doc), md_targets(doc), md_machine(doc), md_datasets(doc), md_api(doc),
-                    md_pgbench(doc), md_plans(doc), md_cold_start(doc), md_problems(doc)])
+                    md_pgbench(doc), md_read_ceilings(doc), md_plans(doc), md_cold_start(doc),
+                    md_problems(doc)])
+
+
+def write(doc, json_path, md_path):
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write(render_markdown(doc))
+
+
+def print_summary(doc):
+    for t in doc["targets"]:
+        print(f"report: {t['status']:>6}  {t['name']}: {t['value']} (target {t['target']})")
+    for p in doc["problems"]:
+        print(f"report: PROBLEM {p}", file=sys.stderr)
+    sys.stdout.flush()
 
 
 def main(argv):
@@ -382,15 +470,8 @@ def main(argv):
     args = parser.parse_args(argv)
 
     doc = build_document(read_facts(args.facts))
-    with open(args.json, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    with open(args.md, "w", encoding="utf-8") as f:
-        f.write(render_markdown(doc))
-    for t in doc["targets"]:
-        print(f"report: {t['status']:>6}  {t['name']}: {t['value']} (target {t['target']})")
-    for p in doc["problems"]:
-        print(f"report: PROBLEM {p}", file=sys.stderr)
+    write(doc, args.json, args.md)
+    print_summary(doc)
     sys.exit(1 if doc["problems"] and args.fail_on_problems else 0)
 
 

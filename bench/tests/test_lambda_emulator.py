@@ -3,6 +3,8 @@
     python3 -m unittest discover -s bench/tests
 """
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -76,8 +78,8 @@ class ColdStartTest(unittest.TestCase):
     def measure(self, mode, starts=2):
         with tempfile.TemporaryDirectory() as tmp:
             bootstrap = helpers.fake_bootstrap(tmp)
-            os.environ.update(BENCH_ALERT_ID="5", BENCH_ANALYST_TOKEN="t")
-            return coldstart.measure_function("alerts", bootstrap, starts, {"FAKE_MODE": mode}, tmp)
+            inputs = {"BENCH_ALERT_ID": "5", "BENCH_ANALYST_TOKEN": "t"}
+            return coldstart.measure_function("alerts", bootstrap, starts, {"FAKE_MODE": mode}, tmp, inputs)
 
     def test_successful_starts_are_timed_and_sized(self):
         result = self.measure("ok", starts=3)
@@ -96,6 +98,18 @@ class ColdStartTest(unittest.TestCase):
     def test_a_crash_is_a_failed_start(self):
         result = self.measure("crash", starts=1)
         self.assertIn("exited with status 3", result["errors"][0])
+
+    def test_run_measures_the_functions_there_are_and_lists_the_missing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "alerts"))
+            helpers.fake_bootstrap(os.path.join(tmp, "alerts"))
+            inputs = {"BENCH_ALERT_ID": "5", "BENCH_ANALYST_TOKEN": "t"}
+            with contextlib.redirect_stderr(io.StringIO()):
+                result = coldstart.run(os.path.join(tmp, "{fn}", "bootstrap"), 1, os.path.join(tmp, "logs"),
+                                       {"FAKE_MODE": "ok"}, inputs, functions=("alerts", "events"))
+        self.assertEqual(list(result["functions"]), ["alerts"])
+        self.assertEqual(result["functions"]["alerts"]["ok"], 1)
+        self.assertEqual(result["missing"], [os.path.join(tmp, "events", "bootstrap")])
 
     def test_each_function_gets_its_own_request(self):
         env = {"BENCH_REFRESH_TOKEN": "r", "BENCH_ADMIN_TOKEN": "a", "BENCH_EVENT_ID": "9",

@@ -8,9 +8,8 @@ import os
 import tempfile
 import unittest
 
-import helpers  # noqa: F401  (import path)
+import helpers
 import dburl
-import record
 import report
 
 
@@ -37,7 +36,12 @@ def facts(size=1_000_000, connections=32, **overrides):
         {"kind": "dataset", "size": size, "added": size, "insert_s": 10.0, "vacuum_s": 2.0,
          "events": size, "alerts": size * 4 // 10},
         {"kind": "argon2", "memory_kib": 19456, "iterations": 2, "parallelism": 1, "hashing_slots": 2},
-        {"kind": "pgbench", "size": size, "tps": 3000.0, "latency_ms": 10.0, "clients": 32},
+        {"kind": "pgbench", "size": size, "scenario": "ingest", "tps": 3000.0, "latency_ms": 10.0,
+         "failed": 0, "clients": 32},
+        {"kind": "pgbench", "size": size, "scenario": "alerts_first_page", "tps": 8000.0, "latency_ms": 4.0,
+         "failed": 0, "clients": 32},
+        {"kind": "pgbench", "size": size, "scenario": "alert_by_id", "tps": 20000.0, "latency_ms": 1.6,
+         "failed": 0, "clients": 32},
         {"kind": "cold_start", "result": {"missing": [], "functions": {"alerts": {
             "starts": 10, "ok": 10, "errors": [], "median_ms": 25.0, "min_ms": 20.0, "max_ms": 40.0,
             "peak_rss_kb_max": 16 * 1024, "bootstrap_bytes": 8 * 2**20, "zip_bytes": 3 * 2**20,
@@ -81,6 +85,57 @@ class TargetsTest(unittest.TestCase):
                          [{"size": 1_000_000, "api_rps": 2000, "pgbench_tps": 3000.0, "ratio": 0.667}])
 
 
+class CeilingsTest(unittest.TestCase):
+    def test_reads_are_set_against_pgbench_running_their_statements(self):
+        doc = report.build_document(facts())
+        self.assertEqual(doc["reads_vs_pgbench"], [
+            {"size": 1_000_000, "scenario": "alerts_first_page", "api_rps": 4000, "pgbench_tps": 8000.0,
+             "ratio": 0.5},
+            {"size": 1_000_000, "scenario": "alert_by_id", "api_rps": 5000.0, "pgbench_tps": 20000.0,
+             "ratio": 0.25},
+        ])
+
+    def test_each_ratio_takes_its_own_scenario_and_size(self):
+        found = facts() + [
+            {"kind": "dataset", "size": 2000, "added": 2000, "insert_s": 1.0},
+            {"kind": "api", "size": 2000, "scenario": "alert_by_id", "path": "/", "result": wrk_result(rps=900)},
+            {"kind": "pgbench", "size": 2000, "scenario": "alert_by_id", "tps": 1000.0},
+            {"kind": "pgbench", "size": 2000, "scenario": "ingest", "tps": 1.0},  # no API ingest at 2000
+        ]
+        doc = report.build_document(found)
+        self.assertEqual([(r["size"], r["scenario"], r["ratio"]) for r in doc["reads_vs_pgbench"]],
+                         [(1_000_000, "alerts_first_page", 0.5), (1_000_000, "alert_by_id", 0.25),
+                          (2000, "alert_by_id", 0.9)])
+        self.assertEqual([r["size"] for r in doc["ingest_vs_pgbench"]], [1_000_000])
+
+    def test_a_run_from_before_the_read_ceilings_still_reads(self):
+        found = [f for f in facts() if f["kind"] != "pgbench"]
+        found.append({"kind": "pgbench", "size": 1_000_000, "tps": 4000.0, "latency_ms": 8.0, "clients": 32})
+        doc = report.build_document(found)
+        self.assertEqual(doc["ingest_vs_pgbench"][0]["ratio"], 0.5)
+        self.assertEqual(doc["reads_vs_pgbench"], [])
+        self.assertIn("## Reads against the database's ceiling\n\nNot measured.", report.render_markdown(doc))
+
+    def test_failed_pgbench_transactions_are_problems(self):
+        found = facts()
+        found[5]["failed"] = 7
+        self.assertIn("pgbench alerts_first_page at 1,000,000 events: 7 failed transactions",
+                      report.build_document(found)["problems"])
+
+    def test_the_page_shows_both_ceilings(self):
+        page = report.render_markdown(report.build_document(facts()))
+        ingest = page.index("## Ingest against the database's ceiling")
+        reads = page.index("## Reads against the database's ceiling")
+        self.assertLess(ingest, reads)
+        self.assertIn("tmctl statements events-create", page[ingest:reads])
+        self.assertIn("| 1,000,000 | 2,000 | 3,000.0 | 0.67 |", page[ingest:reads])
+        self.assertIn("| GET /api/alerts/?severity=High&status=Open (first page, analyst) | 1,000,000 | "
+                      "4,000 | 8,000.0 | 0.50 |", page[reads:])
+        self.assertIn("| GET /api/alerts/{id}/, random ids (analyst) | 1,000,000 | 5,000.0 | 20,000.0 | 0.25 |",
+                      page[reads:])
+        self.assertIn("-c 32 -j 2 -T 10", page[reads:])
+
+
 class ProblemsTest(unittest.TestCase):
     def test_errors_missing_results_and_lost_rows_are_problems(self):
         doc = report.build_document(facts(
@@ -98,7 +153,7 @@ class ProblemsTest(unittest.TestCase):
 
     def test_failed_cold_starts_are_problems(self):
         found = facts()
-        cold = found[5]["result"]["functions"]["alerts"]
+        cold = next(f for f in found if f["kind"] == "cold_start")["result"]["functions"]["alerts"]
         cold.update(ok=8, errors=["statusCode 500: ..."])
         self.assertIn("cold start alerts: 2 of 10 failed", report.build_document(found)["problems"][0])
 
@@ -107,7 +162,8 @@ class RenderTest(unittest.TestCase):
     def test_a_full_run_and_a_skipped_cold_start_render(self):
         with tempfile.TemporaryDirectory() as tmp:
             facts_path = os.path.join(tmp, "facts.jsonl")
-            found = facts()[:5] + facts()[6:] + [{"kind": "cold_start", "skipped": "no bootstrap"}]
+            found = [f for f in facts() if f["kind"] != "cold_start"] + [{"kind": "cold_start",
+                                                                        "skipped": "no bootstrap"}]
             with open(facts_path, "w", encoding="utf-8") as f:
                 f.writelines(json.dumps(x) + "\n" for x in found)
             out_json, out_md = os.path.join(tmp, "r.json"), os.path.join(tmp, "r.md")
@@ -142,11 +198,15 @@ class ExitStatusTest(unittest.TestCase):
 
 
 class HelpersTest(unittest.TestCase):
-    def test_record_fields(self):
-        self.assertEqual(record.parse_field("a=b=c"), ("a", "b=c"))
-        self.assertEqual(record.parse_field("n:=3.5"), ("n", 3.5))
-        self.assertEqual(record.parse_field("n:="), ("n", None))
-        self.assertEqual(record.parse_field('o:={"x": [1]}'), ("o", {"x": [1]}))
+    def test_facts_are_appended_one_a_line_and_read_back(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "facts.jsonl")
+            report.append_fact(path, {"kind": "run", "sizes": [1, 2]})
+            report.append_fact(path, {"kind": "problem", "message": "a\nb"})
+            self.assertEqual(report.read_facts(path), [{"kind": "run", "sizes": [1, 2]},
+                                                       {"kind": "problem", "message": "a\nb"}])
+            with self.assertRaises(ValueError):
+                report.append_fact(path, {"size": 1})
 
     def test_database_urls(self):
         url = "postgres://u:p%40ss@127.0.0.1:5432/threatmon?sslmode=disable"
