@@ -5,7 +5,8 @@ the database's own ceilings with pgbench running the server's statements
 (from `tmctl statements`: ingest, the triage list's first page, the single
 alert), captures the plans of those statements and times Lambda cold
 starts. Writes bench/results/latest.{md,json} (smoke.{md,json} with
---smoke). Every raw output is kept in bench/.work/.
+--smoke), and on a full run the latest figures' section of
+docs/performance.md. Every raw output is kept in bench/.work/.
 
 Exit status: 1 when the run cannot be made (bad options, no binary, no
 database, a setup step failing) or the server died; a smoke run also when
@@ -39,6 +40,7 @@ from server import Server
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 WORK = "bench/.work"  # raw outputs and logs of the last run, kept for a look afterwards
 FACTS = f"{WORK}/facts.jsonl"
+DOCS = "docs/performance.md"
 PAGE_SIZE = 20  # the API's default page size (shared/src/http/pagination.rs)
 ALERT_FILTER = "severity=High&status=Open"
 WRK_TIMEOUT = "10s"  # above the server's own 8 s request timeout: slow answers count as latency
@@ -559,6 +561,12 @@ class Bench:
         doc = report.build_document(report.read_facts(FACTS))
         report.write(doc, out + ".json", out + ".md")
         report.print_summary(doc)
+        if not self.opts.smoke:
+            try:
+                report.update_docs(doc, DOCS, out + ".md")
+                log(f"latest figures written to {DOCS}")
+            except (OSError, ValueError) as e:
+                log(f"could not write the latest figures to {DOCS}: {e}")
         if doc["problems"] and self.opts.smoke:
             log(f"results: {out}.md, {out}.json (problems found, see above)")
             return 1

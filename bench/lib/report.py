@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Turns a run's facts (JSON lines, appended by bench/run as it measures, so a
 run that stops half-way still leaves what it measured) into the results: one
-JSON document and a Markdown page, each figure beside its target.
+JSON document and a Markdown page, each figure beside its target; and the
+latest figures' section of docs/performance.md.
 
     report.py --facts FILE --json OUT.json --md OUT.md [--fail-on-problems]
+    report.py --docs docs/performance.md --from-json bench/results/latest.json
 
 Problems are socket errors, unexpected statuses, a server that died, rows
 missing after ingest, failed cold starts. With --fail-on-problems (smoke
@@ -19,6 +21,9 @@ import sys
 MIB_KB = 1024  # VmHWM is in KiB
 TARGET_SIZE = 1_000_000
 TARGET_CONNECTIONS = 32
+
+DOCS_BEGIN = "<!-- bench/run writes the latest figures below; do not edit by hand -->"
+DOCS_END = "<!-- end of the figures bench/run writes -->"
 
 # The API scenarios pgbench runs the server's statements for.
 CEILINGS = {
@@ -443,6 +448,83 @@ def render_markdown(doc):
                     md_problems(doc)])
 
 
+# ---------------------------------------------- docs/performance.md section
+
+def md_summary(doc, results_link):
+    """The latest figures for docs/performance.md: the largest size's
+    scenarios with their database ceilings, and the targets."""
+    run, machine = doc["run"], doc["machine"]
+    size = largest_size(doc)
+    ratios = {(r.get("scenario", "ingest"), r["size"]): r
+              for r in doc["ingest_vs_pgbench"] + doc.get("reads_vs_pgbench", [])}
+    rows = []
+    for e in (e for e in doc["api"] if e["size"] == size):
+        r = e.get("result") or {}
+        ceiling = ratios.get((e["scenario"], size), {})
+        rows.append((SCENARIO_TITLES.get(e["scenario"], e["scenario"]), num(r.get("rps")),
+                     num(r.get("p99_ms"), 2), num(ceiling.get("pgbench_tps")),
+                     num(ceiling.get("ratio"), 2)))
+    command = f"bench/run {run.get('arguments', '')}".rstrip()
+    head = (f"Last full run: `{command}`, {machine.get('date', '?')}, commit {machine.get('git_commit') or '?'}, "
+            f"on {machine.get('cpu_model')} ({machine.get('nproc')} cores), {num(machine.get('memory_mib'), 0)} MiB, "
+            f"PostgreSQL {machine.get('postgresql')}. All its tables: "
+            f"[{os.path.basename(results_link)}]({results_link}).\n\n")
+    scenarios = ""
+    if size:
+        missing = [SCENARIO_TITLES[s] for s in READ_CEILINGS + ("ingest",)
+                   if (s, size) not in ratios]
+        note = (f" (not measured in this run for: {'; '.join(missing)})" if missing else "")
+        scenarios = (f"At {size:,} events, wrk -c{run.get('connections')} -t{run.get('threads')} "
+                     f"-d{run.get('duration_s')}s; pgbench runs the server's statements for the same request "
+                     f"at the same concurrency{note}:\n\n"
+                     + table(["Scenario", "rps", "p99 ms", "pgbench tps", "API / pgbench"], rows) + "\n")
+    targets = table(["What", "Target", "Measured", "Status", "Conditions"], target_rows(doc))
+    problems = "".join(f"- {p}\n" for p in doc["problems"])
+    return (head + scenarios + md_summary_cold_starts(doc) + "Targets:\n\n" + targets + "\n"
+            + ("Problems:\n\n" + problems if problems else "Problems: none.\n"))
+
+
+def md_summary_cold_starts(doc):
+    tls = doc["cold_start"].get("result", {}).get("functions", {})
+    plain = (doc.get("cold_start_plain") or {}).get("result", {}).get("functions", {})
+    if not tls:
+        return ""
+    label = doc["cold_start"].get("connection", "tls")
+    headers = ["Function", f"cold start median ms ({label})"]
+    if plain:
+        headers.append("median ms (plain)")
+    headers.append("peak RSS MiB")
+    rows = []
+    for name, fn in sorted(tls.items()):
+        row = [name, num(fn.get("median_ms"), 2)]
+        if plain:
+            row.append(num(plain.get(name, {}).get("median_ms"), 2))
+        rows.append(row + [mib(fn.get("peak_rss_kb_max"))])
+    return "Lambda cold starts, exec to first response:\n\n" + table(headers, rows) + "\n"
+
+
+def replace_section(text, section):
+    """text with what lies between DOCS_BEGIN and DOCS_END replaced by section;
+    ValueError if the markers are not there, once each, in order."""
+    begin, end = text.find(DOCS_BEGIN), text.find(DOCS_END)
+    if begin < 0 or end < begin or text.count(DOCS_BEGIN) != 1 or text.count(DOCS_END) != 1:
+        raise ValueError("the figures' markers are missing or repeated")
+    start = begin + len(DOCS_BEGIN)
+    return text[:start] + "\n\n" + section.rstrip("\n") + "\n\n" + text[end:]
+
+
+def update_docs(doc, docs_path, results_md):
+    """Rewrites the figures' section of docs_path from doc, linking to
+    results_md (a path relative to the repository)."""
+    with open(docs_path, encoding="utf-8") as f:
+        text = f.read()
+    link = os.path.relpath(results_md, os.path.dirname(docs_path) or ".")
+    updated = replace_section(text, md_summary(doc, link))
+    if updated != text:
+        with open(docs_path, "w", encoding="utf-8") as f:
+            f.write(updated)
+
+
 def write(doc, json_path, md_path):
     with open(json_path, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
@@ -463,12 +545,23 @@ def main(argv):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--facts", required=True)
-    parser.add_argument("--json", required=True)
-    parser.add_argument("--md", required=True)
+    parser.add_argument("--facts")
+    parser.add_argument("--json")
+    parser.add_argument("--md")
     parser.add_argument("--fail-on-problems", action="store_true")
+    parser.add_argument("--docs", help="rewrite this file's figures section")
+    parser.add_argument("--from-json", help="a results document, instead of --facts")
     args = parser.parse_args(argv)
 
+    if args.docs:
+        if not args.from_json:
+            parser.error("--docs takes its figures from --from-json")
+        with open(args.from_json, encoding="utf-8") as f:
+            doc = json.load(f)
+        update_docs(doc, args.docs, os.path.splitext(args.from_json)[0] + ".md")
+        sys.exit(0)
+    if not (args.facts and args.json and args.md):
+        parser.error("--facts, --json and --md go together")
     doc = build_document(read_facts(args.facts))
     write(doc, args.json, args.md)
     print_summary(doc)

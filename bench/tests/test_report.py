@@ -136,6 +136,66 @@ class CeilingsTest(unittest.TestCase):
         self.assertIn("-c 32 -j 2 -T 10", page[reads:])
 
 
+class DocsSectionTest(unittest.TestCase):
+    PAGE = ("# Performance\n\nProse.\n\n" + report.DOCS_BEGIN + "\nold figures\n" + report.DOCS_END
+            + "\n\nMore prose.\n")
+
+    def test_only_the_marked_section_is_rewritten(self):
+        updated = report.replace_section(self.PAGE, "new figures\n")
+        self.assertEqual(updated, self.PAGE.replace("\nold figures\n", "\n\nnew figures\n\n"))
+        self.assertEqual(report.replace_section(updated, "new figures"), updated)  # stable
+
+    def test_missing_or_repeated_markers_are_errors(self):
+        for page in ("no markers", report.DOCS_END + report.DOCS_BEGIN, self.PAGE + report.DOCS_BEGIN):
+            with self.subTest(page=page), self.assertRaises(ValueError):
+                report.replace_section(page, "x")
+
+    def test_the_summary_has_each_scenario_with_its_ceiling_and_the_targets(self):
+        summary = report.md_summary(report.build_document(facts()), "../bench/results/latest.md")
+        self.assertIn("[latest.md](../bench/results/latest.md)", summary)
+        self.assertIn("| GET /api/alerts/?severity=High&status=Open (first page, analyst) | 4,000 | 15 | "
+                      "8,000.0 | 0.50 |", summary)
+        self.assertIn("| POST /api/events/, High event (admin) | 2,000 | 10.00 | 3,000.0 | 0.67 |", summary)
+        self.assertIn("| POST /api/token/ (admin credentials) | 50 | 10.00 | - | - |", summary)
+        self.assertIn("| Single alert: p99 | < 5 ms | 4 ms | met |", summary)
+        self.assertIn("Problems: none.", summary)
+
+    def test_the_summary_says_which_ceilings_a_run_lacks_and_shows_cold_starts(self):
+        found = [f for f in facts() if f.get("scenario") != "alert_by_id" or f["kind"] != "pgbench"]
+        summary = report.md_summary(report.build_document(found), "latest.md")
+        self.assertIn("(not measured in this run for: GET /api/alerts/{id}/, random ids (analyst))", summary)
+        self.assertIn("| alerts | 25.00 | 16.0 |", summary)
+        full = report.md_summary(report.build_document(facts()), "latest.md")
+        self.assertNotIn("not measured", full)
+
+    def test_update_docs_writes_the_figures_of_a_results_document(self):
+        doc = report.build_document(facts())
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "docs"))
+            docs = os.path.join(tmp, "docs", "performance.md")
+            with open(docs, "w", encoding="utf-8") as f:
+                f.write(self.PAGE)
+            results = os.path.join(tmp, "bench", "results", "latest.json")
+            os.makedirs(os.path.dirname(results))
+            with open(results, "w", encoding="utf-8") as f:
+                json.dump(doc, f)
+            with self.assertRaises(SystemExit) as exit_:
+                report.main(["--docs", docs, "--from-json", results])
+            self.assertEqual(exit_.exception.code, 0)
+            with open(docs, encoding="utf-8") as f:
+                page = f.read()
+        self.assertTrue(page.startswith("# Performance\n\nProse.\n\n" + report.DOCS_BEGIN))
+        self.assertTrue(page.endswith(report.DOCS_END + "\n\nMore prose.\n"))
+        self.assertIn("(../bench/results/latest.md)", page)
+        self.assertNotIn("old figures", page)
+
+    def test_the_committed_results_render_into_the_docs(self):
+        with open(os.path.join(helpers.TESTS, "..", "results", "latest.json"), encoding="utf-8") as f:
+            doc = json.load(f)
+        summary = report.md_summary(doc, "../bench/results/latest.md")
+        self.assertIn("Alert list (first page): throughput", summary)
+
+
 class ProblemsTest(unittest.TestCase):
     def test_errors_missing_results_and_lost_rows_are_problems(self):
         doc = report.build_document(facts(
