@@ -243,8 +243,7 @@ impl DevDb {
         let status = Command::new("chown")
             .arg(format!("{user}:"))
             .arg(path)
-            .status()
-            ?;
+            .status()?;
         if status.success() {
             Ok(())
         } else {

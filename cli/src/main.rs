@@ -125,13 +125,8 @@ async fn run(cli: Cli) -> CliResult {
         Command::Migrate => migrate(&pool(true).await?).await,
         Command::User(command) => user(command, &pool(false).await?).await,
         Command::Serve { bind } => {
-            let state = AppState::load(LOCAL_MAX_CONNECTIONS)
-                .await
-                ?;
-            tmctl::serve::serve(state, bind)
-                .await
-                .context("serving")
-                
+            let state = AppState::load(LOCAL_MAX_CONNECTIONS).await?;
+            tmctl::serve::serve(state, bind).await.context("serving")
         }
         Command::Dev { bind } => dev(bind).await,
         Command::Routes => {
@@ -177,10 +172,7 @@ async fn pool(for_migrations: bool) -> CliResult<PgPool> {
 }
 
 async fn migrate(db: &PgPool) -> CliResult {
-    tm_shared::db::MIGRATOR
-        .run(db)
-        .await
-        .context("migrating")?;
+    tm_shared::db::MIGRATOR.run(db).await.context("migrating")?;
     eprintln!("migrations applied");
     Ok(())
 }
@@ -244,13 +236,11 @@ async fn dev(bind: SocketAddr) -> CliResult {
 
 /// Migrations, demo users and the state to serve, for `url`.
 async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
-    let settings =
-        DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS)?;
+    let settings = DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS)?;
     let pool = tm_shared::db::lazy_pool(&settings)?;
     migrate(&pool).await?;
     demo_users(&pool).await?;
-    let auth =
-        AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
+    let auth = AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
     let state = AppState::new(pool, &auth)?;
     Ok(state.with_request_timeout(settings.request_timeout()))
 }
@@ -259,8 +249,7 @@ async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
 async fn demo_users(db: &PgPool) -> CliResult {
     for (username, role) in [("admin", Role::Admin), ("analyst", Role::Analyst)] {
         if tm_shared::store::users::credentials(db, username)
-            .await
-            ?
+            .await?
             .is_some()
         {
             eprintln!(
@@ -307,5 +296,4 @@ fn write_private(path: &Path, contents: &str) -> CliResult {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(contents.as_bytes())
         .with_context(|| format!("writing {}", path.display()))
-        
 }

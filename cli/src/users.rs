@@ -25,10 +25,7 @@ pub fn read_new_password() -> CliResult<SecretString> {
         Ok(SecretString::from(first))
     } else {
         let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            ?;
+        stdin.lock().read_line(&mut line)?;
         let trimmed = line.strip_suffix('\n').unwrap_or(&line);
         let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
         Ok(SecretString::from(trimmed.to_owned()))
@@ -36,9 +33,7 @@ pub fn read_new_password() -> CliResult<SecretString> {
 }
 
 pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretString) -> CliResult {
-    let user = accounts::create(db, username, role, password)
-        .await
-        ?;
+    let user = accounts::create(db, username, role, password).await?;
     eprintln!(
         "created {} user {:?} (id {})",
         user.role, user.username, user.id

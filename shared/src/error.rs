@@ -175,9 +175,7 @@ impl IntoResponse for ApiError {
                 );
             }
             Self::MethodNotAllowed { allow, .. } => {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, allow.clone());
+                response.headers_mut().insert(header::ALLOW, allow.clone());
             }
             Self::Unavailable(_) => {
                 response

@@ -22,8 +22,8 @@ use utoipa::openapi::{
     RefOr, Required,
 };
 
-use crate::models::fields::{Mode, TextRule};
 use crate::http::pagination::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::models::fields::{Mode, TextRule};
 
 /// The name of the Bearer (JWT) security scheme.
 pub const BEARER: &str = "jwt";

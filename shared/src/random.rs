@@ -13,7 +13,7 @@ pub fn hex(n: usize) -> String {
 
 /// True once in `n` calls, on average.
 pub fn one_in(n: u32) -> bool {
-    OsRng.next_u32() % n.max(1) == 0
+    OsRng.next_u32().is_multiple_of(n.max(1))
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use std::env;
 use std::io::IsTerminal;
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// Targets that see raw requests; never more verbose than `info`.
 const CAPPED: &[&str] = &[
@@ -29,21 +29,39 @@ const CAPPED: &[&str] = &[
     "aws_config",
 ];
 
-/// The filter: the asked-for level or directives, then the caps.
-pub fn filter() -> EnvFilter {
+/// The filter: the asked-for level or `target=level` directives, then the caps.
+pub fn filter() -> Targets {
     let asked = env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".to_owned());
     filter_for(&asked)
 }
 
-fn filter_for(asked: &str) -> EnvFilter {
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse_lossy(asked);
+/// A setting that does not parse is `info`, as a typo must not silence the
+/// logs. Every directive for a capped crate or one of its modules is held
+/// at `info`, and each capped crate gets no more than the default level.
+fn filter_for(asked: &str) -> Targets {
+    let parsed: Targets = asked
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let default = parsed.default_level().unwrap_or(LevelFilter::OFF);
+    let capped = |target: &str| {
+        CAPPED
+            .iter()
+            .any(|c| target == *c || target.starts_with(&format!("{c}::")))
+    };
+    let mut filter = Targets::new().with_default(default);
+    for (target, level) in parsed.iter() {
+        let level = if capped(target) {
+            level.min(LevelFilter::INFO)
+        } else {
+            level
+        };
+        filter = filter.with_target(target, level);
+    }
     for target in CAPPED {
-        if let Ok(cap) = format!("{target}=info").parse() {
-            filter = filter.add_directive(cap);
+        if !parsed.iter().any(|(t, _)| t == *target) {
+            filter = filter.with_target(*target, default.min(LevelFilter::INFO));
         }
     }
     filter
@@ -64,15 +82,15 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter())
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(writer)
         .with_ansi(ansi)
         .with_target(false);
     if json {
         // Lambda stamps every line itself.
-        Box::new(builder.json().without_time().finish())
+        Box::new(builder.json().without_time().finish().with(filter()))
     } else {
-        Box::new(builder.finish())
+        Box::new(builder.finish().with(filter()))
     }
 }
 
@@ -80,7 +98,6 @@ where
 mod tests {
     use super::*;
     use tracing::Level;
-    use tracing_subscriber::layer::SubscriberExt;
 
     fn enabled_under(asked: &str, check: impl FnOnce() -> bool) -> bool {
         let subscriber = tracing_subscriber::registry().with(filter_for(asked));
@@ -106,6 +123,24 @@ mod tests {
         assert!(enabled_under(
             "trace",
             || tracing::enabled!(target: "tm_shared", Level::TRACE)
+        ));
+        assert!(!enabled_under(
+            "hyper::client=trace",
+            || tracing::enabled!(target: "hyper::client", Level::DEBUG)
+        ));
+    }
+
+    #[test]
+    fn a_setting_that_does_not_parse_is_info_and_warn_stays_warn() {
+        assert!(enabled_under("=%=", || tracing::enabled!(Level::INFO)));
+        assert!(!enabled_under("=%=", || tracing::enabled!(Level::DEBUG)));
+        assert!(!enabled_under(
+            "warn",
+            || tracing::enabled!(target: "hyper", Level::INFO)
+        ));
+        assert!(enabled_under(
+            "warn,tm_shared=debug",
+            || tracing::enabled!(target: "tm_shared::store", Level::DEBUG)
         ));
     }
 }

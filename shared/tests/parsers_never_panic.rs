@@ -15,10 +15,10 @@ use tm_shared::auth::jwt::{JwtKeys, TokenType};
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{MAX_PAGE_SIZE, PageRequest};
 use tm_shared::http::path::ResourceId;
-use tm_shared::models::query::QueryParams;
 use tm_shared::models::Role;
 use tm_shared::models::alert::{AlertFilter, AlertUpdate};
 use tm_shared::models::event::{EventChanges, EventFilter, NewEvent};
+use tm_shared::models::query::QueryParams;
 use tm_shared::{ApiError, FieldErrors};
 
 /// Any JSON value, nested a few levels, with strings that include NULs,

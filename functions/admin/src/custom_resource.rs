@@ -24,6 +24,12 @@ const PHYSICAL_ID: &str = "threat-monitoring-migrations";
 /// a FAILED answer still gets out if the database hangs.
 const MIGRATION_DEADLINE: Duration = Duration::from_secs(90);
 
+/// The fields of CloudFormation's request this function uses. Our own
+/// rather than `aws_lambda_events`' `CloudFormationCustomResourceRequest`:
+/// that one also requires `ResourceType`, `ResourceProperties` and, on an
+/// update, `PhysicalResourceId` and `OldResourceProperties`, so an event
+/// short of any of them would fail to parse and the stack would wait an
+/// hour for an answer; this one answers any request that has a `ResponseURL`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CustomResourceRequest {

@@ -1,9 +1,9 @@
 //! `/api/events/`: security events pushed by sensors; admins only.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Router;
 use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};

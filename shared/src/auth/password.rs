@@ -87,8 +87,8 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> Result<bo
     run_hashing(move || {
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let parsed = PasswordHash::new(&phc)
-            .map_err(|e| ApiError::internal("reading a stored hash", e))?;
+        let parsed =
+            PasswordHash::new(&phc).map_err(|e| ApiError::internal("reading a stored hash", e))?;
         let matches = verify_with_reused_memory(password.expose_secret().as_bytes(), &parsed)
             .map_err(|e| ApiError::internal("verifying a password", e))?;
         Ok(known && matches)

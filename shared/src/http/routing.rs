@@ -99,6 +99,8 @@ macro_rules! api {
 
         /// This function's part of the OpenAPI document.
         #[cfg(feature = "openapi")]
+        // An operation that gives every field leaves nothing to default.
+        #[allow(clippy::needless_update)]
         pub fn document() -> utoipa::openapi::OpenApi {
             #[allow(unused_imports)]
             use $crate::openapi::*;

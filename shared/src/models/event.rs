@@ -108,8 +108,7 @@ mod tests {
 
     #[test]
     fn a_partial_body_changes_only_what_it_names() {
-        let changes =
-            EventChanges::parse(&body(json!({"severity": "Low", "id": 9}))).unwrap();
+        let changes = EventChanges::parse(&body(json!({"severity": "Low", "id": 9}))).unwrap();
         assert_eq!(
             changes,
             EventChanges {

@@ -430,7 +430,10 @@ mod tests {
             json!("a\u{0}b"),
         ] {
             let map = object(json!({ "name": bad }));
-            assert!(ThingChanges::parse(&map).is_err(), "{bad} should be refused");
+            assert!(
+                ThingChanges::parse(&map).is_err(),
+                "{bad} should be refused"
+            );
         }
     }
 

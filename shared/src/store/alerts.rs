@@ -170,18 +170,16 @@ pub enum Updated {
     NotFound,
     /// The lifecycle does not allow `to` from the alert's status `from`;
     /// nothing was written.
-    Refused { from: AlertStatus, to: AlertStatus },
+    Refused {
+        from: AlertStatus,
+        to: AlertStatus,
+    },
 }
 
 /// Applies an update on behalf of user `by`. The row is locked while
 /// deciding, so two concurrent changes are judged one after the other, and
 /// each status change is recorded in `alert_history`: none is lost unseen.
-pub async fn update(
-    db: &PgPool,
-    id: i64,
-    update: &AlertUpdate,
-    by: i64,
-) -> sqlx::Result<Updated> {
+pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx::Result<Updated> {
     let AlertUpdate { status } = *update;
     let mut tx = db.begin().await?;
     let current: Option<AlertStatus> =
@@ -192,13 +190,13 @@ pub async fn update(
     let Some(current) = current else {
         return Ok(Updated::NotFound);
     };
-    if let Some(next) = status {
-        if !current.can_move_to(next) {
-            return Ok(Updated::Refused {
-                from: current,
-                to: next,
-            });
-        }
+    if let Some(next) = status
+        && !current.can_move_to(next)
+    {
+        return Ok(Updated::Refused {
+            from: current,
+            to: next,
+        });
     }
     let next = status.filter(|next| *next != current);
     if next.is_some() {

@@ -83,10 +83,7 @@ pub fn list_statements(filter: &EventFilter, limit: i64, offset: i64) -> Vec<Sta
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Event>> {
-    sqlx::query_as(GET)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(GET).bind(id).fetch_optional(db).await
 }
 
 const CREATE: &str = "WITH e AS ( \

@@ -24,7 +24,9 @@ pub struct Statement {
 }
 
 /// A value bound to a statement, with its text form for [`Statement`].
-pub trait Param: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static {
+pub trait Param:
+    for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static
+{
     fn text(&self) -> String;
 }
 
