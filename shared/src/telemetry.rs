@@ -29,42 +29,55 @@ const CAPPED: &[&str] = &[
     "aws_config",
 ];
 
-/// The filter: the asked-for level or `target=level` directives, then the caps.
-pub fn filter() -> Targets {
-    let asked = env::var("AWS_LAMBDA_LOG_LEVEL")
+/// What `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` asks for.
+fn asked() -> String {
+    env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| env::var("RUST_LOG"))
-        .unwrap_or_else(|_| "info".to_owned());
-    filter_for(&asked)
+        .unwrap_or_default()
 }
 
-/// A setting that does not parse is `info`, as a typo must not silence the
-/// logs. Every directive for a capped crate or one of its modules is held
-/// at `info`, and each capped crate gets no more than the default level.
-fn filter_for(asked: &str) -> Targets {
-    let parsed: Targets = asked
-        .parse()
-        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
-    let default = parsed.default_level().unwrap_or(LevelFilter::OFF);
-    let capped = |target: &str| {
-        CAPPED
-            .iter()
-            .any(|c| target == *c || target.starts_with(&format!("{c}::")))
+/// The asked-for filter: comma-separated `level` or `target=level`
+/// directives, each read on its own so one bad directive (or an empty one)
+/// drops only itself; `info` unless a level is given. Lambda's `FATAL` is
+/// `error`. Field and span filters (`target[span{f}]=level`) are not
+/// supported and are dropped rather than widened to the whole target.
+fn asked_filter(asked: &str) -> Targets {
+    let mut filter = Targets::new().with_default(LevelFilter::INFO);
+    let level = |raw: &str| match raw.trim() {
+        fatal if fatal.eq_ignore_ascii_case("fatal") => Some(LevelFilter::ERROR),
+        other => other.parse::<LevelFilter>().ok(),
     };
-    let mut filter = Targets::new().with_default(default);
-    for (target, level) in parsed.iter() {
-        let level = if capped(target) {
-            level.min(LevelFilter::INFO)
-        } else {
-            level
-        };
-        filter = filter.with_target(target, level);
-    }
-    for target in CAPPED {
-        if !parsed.iter().any(|(t, _)| t == *target) {
-            filter = filter.with_target(*target, default.min(LevelFilter::INFO));
+    for directive in asked.split(',').map(str::trim) {
+        if directive.is_empty() || directive.contains(['[', ']', '{', '}']) {
+            continue;
+        }
+        match directive.split_once('=') {
+            Some((target, raw)) => {
+                if let (false, Some(level)) = (target.trim().is_empty(), level(raw)) {
+                    filter = filter.with_target(target.trim(), level);
+                }
+            }
+            None => {
+                if let Some(level) = level(directive) {
+                    filter = filter.with_default(level);
+                } else {
+                    // A bare target name: everything from it, as EnvFilter reads it.
+                    filter = filter.with_target(directive, LevelFilter::TRACE);
+                }
+            }
         }
     }
     filter
+}
+
+/// The caps, as a filter of their own that every event must pass as well
+/// as the asked-for one: nothing in the setting can raise them, whatever
+/// target it names (`hyper::client`, `lambda_runtime:`, ...). Targets
+/// match by prefix, so each cap covers the crate's modules too.
+fn caps() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(CAPPED.iter().map(|target| (*target, LevelFilter::INFO)))
 }
 
 /// Logs to stdout, where Lambda and `tmctl` users expect them; colours only
@@ -88,9 +101,16 @@ where
         .with_target(false);
     if json {
         // Lambda stamps every line itself.
-        Box::new(builder.json().without_time().finish().with(filter()))
+        Box::new(
+            builder
+                .json()
+                .without_time()
+                .finish()
+                .with(asked_filter(&asked()))
+                .with(caps()),
+        )
     } else {
-        Box::new(builder.finish().with(filter()))
+        Box::new(builder.finish().with(asked_filter(&asked())).with(caps()))
     }
 }
 
@@ -100,7 +120,9 @@ mod tests {
     use tracing::Level;
 
     fn enabled_under(asked: &str, check: impl FnOnce() -> bool) -> bool {
-        let subscriber = tracing_subscriber::registry().with(filter_for(asked));
+        let subscriber = tracing_subscriber::registry()
+            .with(asked_filter(asked))
+            .with(caps());
         tracing::subscriber::with_default(subscriber, check)
     }
 
@@ -124,16 +146,43 @@ mod tests {
             "trace",
             || tracing::enabled!(target: "tm_shared", Level::TRACE)
         ));
+        for asked in ["hyper::client=trace", "hyper:=trace", "hyper_util=trace"] {
+            assert!(!enabled_under(asked, || tracing::enabled!(
+                target: "hyper::client",
+                Level::DEBUG
+            )));
+        }
         assert!(!enabled_under(
-            "hyper::client=trace",
-            || tracing::enabled!(target: "hyper::client", Level::DEBUG)
+            "lambda_runtime:=trace",
+            || tracing::enabled!(
+                target: "lambda_runtime::layers::api_response",
+                Level::TRACE
+            )
         ));
+    }
+
+    #[test]
+    fn empty_and_trailing_directives_keep_info() {
+        for asked in ["", "debug,", ",", "debug,foo=bogus"] {
+            assert!(
+                enabled_under(asked, || tracing::enabled!(Level::INFO)),
+                "{asked:?}"
+            );
+        }
+        assert!(enabled_under("debug,", || tracing::enabled!(Level::DEBUG)));
+        assert!(enabled_under("FATAL", || tracing::enabled!(Level::ERROR)));
+        assert!(!enabled_under("FATAL", || tracing::enabled!(Level::WARN)));
+        assert!(enabled_under("tm_shared=debug", || tracing::enabled!(
+            target: "hyper",
+            Level::INFO
+        )));
     }
 
     #[test]
     fn a_setting_that_does_not_parse_is_info_and_warn_stays_warn() {
         assert!(enabled_under("=%=", || tracing::enabled!(Level::INFO)));
         assert!(!enabled_under("=%=", || tracing::enabled!(Level::DEBUG)));
+        assert!(enabled_under("warning", || tracing::enabled!(Level::INFO)));
         assert!(!enabled_under(
             "warn",
             || tracing::enabled!(target: "hyper", Level::INFO)
