@@ -75,6 +75,7 @@ impl TestApp {
     /// Serving `state`, whose pool may differ from `pool` (the test's own,
     /// used for setting up and checking).
     pub async fn with_state(pool: PgPool, state: AppState) -> Self {
+        quiet_global_logs();
         let router = tmctl::app(state);
         let mut app = Self {
             pool,
@@ -241,6 +242,18 @@ pub fn path_of(link: &Value) -> String {
         .strip_prefix("http://testserver")
         .expect("links are absolute and on this host")
         .to_owned()
+}
+
+/// A global subscriber that keeps every `info` callsite of interest, writing
+/// nowhere. Without one, a callsite first reached by another test thread
+/// while the logs test installs its own (thread-local) subscriber could be
+/// cached as of no interest to anyone, and that test would see no lines.
+fn quiet_global_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let quiet = tm_shared::telemetry::subscriber(std::io::sink, false, false);
+        let _ = tracing::subscriber::set_global_default(quiet);
+    });
 }
 
 /// Base64 with the standard alphabet and padding (API Gateway's bodies).
