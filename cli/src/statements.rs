@@ -59,9 +59,9 @@ fn list_request<F>(
     let page = PageRequest::from_query(&params, &mut errors);
     errors.into_result().map_err(invalid)?;
     let page = page.map_err(|_| anyhow::anyhow!("invalid page"))?;
-    let window = page
-        .window_as_asked()
-        .context("page=last needs the row count; give a page number")?;
+    let window = page.window_as_asked().context(
+        "give a page number whose offset fits in 64 bits (page=last needs the row count)",
+    )?;
     Ok((filter, window))
 }
 

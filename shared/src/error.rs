@@ -65,7 +65,7 @@ pub enum ApiError {
     Internal {
         context: &'static str,
         #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -139,18 +139,23 @@ impl ApiError {
     ) -> Self {
         Self::Internal {
             context,
-            source: Some(source.into()),
+            source: source.into(),
         }
     }
 }
 
-/// An error and every cause behind it, `: `-separated.
+/// An error and every cause behind it, `: `-separated; a cause whose text
+/// its error already ends with (sqlx's database errors quote their source)
+/// is not repeated.
 fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(next) = cause {
-        text.push_str(": ");
-        text.push_str(&next.to_string());
+        let shown = next.to_string();
+        if !text.ends_with(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
         cause = next.source();
     }
     text

@@ -20,6 +20,26 @@ pub use error::{ApiError, FieldErrors};
 /// For the declaration macros (`body!`, `text_field!`) in other crates.
 #[doc(hidden)]
 pub use serde_json;
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+pub use utoipa;
+
+/// Its items when this crate is built with `openapi`, nothing otherwise: a
+/// declaration macro expanded in another crate must follow this crate's
+/// feature, which decides whether `BodyField::schema` and the like exist,
+/// not the calling crate's.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_openapi {
+    ($($item:tt)*) => { $($item)* };
+}
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_openapi {
+    ($($item:tt)*) => {};
+}
 pub use state::AppState;
 
 use axum::Router;

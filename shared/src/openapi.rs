@@ -92,6 +92,7 @@ pub fn http_method(name: &str) -> HttpMethod {
 impl Endpoint {
     pub fn build(self) -> Operation {
         let (status, description, body) = self.ok;
+        assert!(status >= 200, "{}: no success answer declared", self.id);
         let mut ok = ResponseBuilder::new().description(description);
         if let Some(schema) = body {
             ok = ok.content(JSON, ContentBuilder::new().schema(Some(schema)).build());

@@ -19,28 +19,25 @@ tm_shared::api! {
     tag: "alerts",
     schemas: [Alert],
     LIST => {
-        get list {
+        get list for AnyUser {
             summary: "List alerts, newest first",
             description: "Admins and analysts. Filters combine with AND; each names every bad value it was given.",
-            access: Access::AnyUser,
             params: [AlertFilter::params(), page_params().into()].concat(),
             ok: (200, "A page of alerts.", Some(page_of::<Alert>())),
             errors: &[400, 404],
         },
     },
     DETAIL => {
-        get read {
+        get read for AnyUser {
             summary: "Read an alert",
             description: "Admins and analysts.",
-            access: Access::AnyUser,
             params: vec![id_param("alert")],
             ok: (200, "The alert.", Some(schema_ref::<Alert>())),
             errors: &[404],
         },
-        patch update {
+        patch update for Admin {
             summary: "Move an alert through triage",
             description: "Admins only. Each change is recorded with who made it; two concurrent changes are applied one after the other, each judged against the status the other left.",
-            access: Access::Admin,
             params: vec![id_param("alert")],
             body: Some(AlertUpdate::schema()),
             ok: (200, "The alert.", Some(schema_ref::<Alert>())),

@@ -18,53 +18,47 @@ tm_shared::api! {
     tag: "events",
     schemas: [Event],
     LIST => {
-        get list {
+        get list for Admin {
             summary: "List events, newest first",
             description: "Admins only. Filters combine with AND; each names every bad value it was given.",
-            access: Access::Admin,
             params: [EventFilter::params(), page_params().into()].concat(),
             ok: (200, "A page of events.", Some(page_of::<Event>())),
             errors: &[400, 404],
         },
-        post create {
+        post create for Admin {
             summary: "Record an event",
             description: "Admins only. A High or Critical event raises an Open alert in the same write; `alert` is its id.",
-            access: Access::Admin,
             body: Some(NewEvent::schema()),
             ok: (201, "The stored event.", Some(schema_ref::<Event>())),
         },
     },
     DETAIL => {
-        get read {
+        get read for Admin {
             summary: "Read an event",
             description: "Admins only.",
-            access: Access::Admin,
             params: vec![id_param("event")],
             ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
             errors: &[404],
         },
-        put replace {
+        put replace for Admin {
             summary: "Replace an event's writable fields",
             description: "Admins only. Raising the severity to High or Critical raises the event's alert if it has none; the alert's severity follows the event's.",
-            access: Access::Admin,
             params: vec![id_param("event")],
             body: Some(NewEvent::schema()),
             ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
             errors: &[404],
         },
-        patch update {
+        patch update for Admin {
             summary: "Change some of an event's fields",
             description: "Admins only. As PUT, for the fields given.",
-            access: Access::Admin,
             params: vec![id_param("event")],
             body: Some(EventChanges::schema()),
             ok: (200, "The event as stored.", Some(schema_ref::<Event>())),
             errors: &[404],
         },
-        delete delete {
+        delete delete for Admin {
             summary: "Delete an event and its alert",
             description: "Admins only.",
-            access: Access::Admin,
             params: vec![id_param("event")],
             ok: (204, "Deleted.", None),
             errors: &[404],

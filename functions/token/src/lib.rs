@@ -18,7 +18,7 @@ tm_shared::api! {
     tag: "token",
     schemas: [TokenPair, AccessToken],
     OBTAIN_PATH => {
-        post obtain {
+        post obtain for Public {
             summary: "Sign in",
             description: "Answers the same for an unknown user, a wrong password and an inactive user. \
                 After too many failures for one username within the window, further attempts are refused with a 429 until the lockout ends.",
@@ -28,7 +28,7 @@ tm_shared::api! {
         },
     },
     REFRESH_PATH => {
-        post refresh {
+        post refresh for Public {
             summary: "Get a new access token",
             description: "The new token carries the user's current role; a deactivated user gets a 401.",
             body: Some(RefreshRequest::schema()),
@@ -78,7 +78,7 @@ tm_shared::text_field!(
 
 tm_shared::text_field!(
     /// A refresh token as sent; checked by its signature, not its shape.
-    RefreshToken = TextRule {
+    secret RefreshToken = TextRule {
         max_chars: 4096,
         allow_blank: false,
         trim: true,

@@ -60,25 +60,29 @@ pub async fn not_found() -> ApiError {
 ///     tag: "events",
 ///     schemas: [Event],
 ///     LIST => {
-///         get list { summary: "...", description: "...", access: Access::Admin, },
-///         post create { ... },
+///         get list for Admin { summary: "...", description: "...", },
+///         post create for Admin { ... },
 ///     },
 /// }
 /// ```
 ///
 /// Each operation names an axum method (`get`, `post`, `put`, `patch`,
-/// `delete`), its handler, and the fields of its [`Endpoint`] (a trailing
+/// `delete`), its handler, who may call it (an [`Access`], always said: it
+/// has no default here) and the other fields of its [`Endpoint`] (a trailing
 /// comma after the last; the operation id is `<tag>_<handler>`). It defines
 /// `PATHS`, `routes()` and, with the crate's `openapi` feature, `document()`;
 /// the documentation is compiled only there, so Lambda builds carry none of it.
 ///
 /// [`Endpoint`]: crate::openapi::Endpoint
+/// [`Access`]: crate::openapi::Access
 #[macro_export]
 macro_rules! api {
     (
         tag: $tag:literal,
         schemas: [$($schema:ty),* $(,)?],
-        $( $path:expr => { $( $method:ident $handler:ident { $($doc:tt)* } ),+ $(,)? } ),+ $(,)?
+        $( $path:expr => {
+            $( $method:ident $handler:ident for $access:ident { $($doc:tt)* } ),+ $(,)?
+        } ),+ $(,)?
     ) => {
         /// Every path this function serves, each also without its trailing slash.
         pub const PATHS: &[&str] = &[$($path),+];
@@ -101,7 +105,7 @@ macro_rules! api {
         #[cfg(feature = "openapi")]
         // An operation that gives every field leaves nothing to default.
         #[allow(clippy::needless_update)]
-        pub fn document() -> utoipa::openapi::OpenApi {
+        pub fn document() -> $crate::utoipa::openapi::OpenApi {
             #[allow(unused_imports)]
             use $crate::openapi::*;
             let mut schemas = Vec::new();
@@ -113,6 +117,7 @@ macro_rules! api {
                         Endpoint {
                             id: concat!($tag, "_", stringify!($handler)),
                             tag: $tag,
+                            access: Access::$access,
                             $($doc)*
                             ..Default::default()
                         }

@@ -21,9 +21,12 @@ impl UnknownValue {
 /// the `openapi` feature it has a schema too, which the document's filter
 /// parameters refer to.
 #[cfg(feature = "openapi")]
-pub trait Choice: FromStr<Err = UnknownValue> + PartialEq + utoipa::ToSchema {}
+pub trait Choice:
+    FromStr<Err = UnknownValue> + fmt::Display + Copy + PartialEq + utoipa::ToSchema
+{
+}
 #[cfg(not(feature = "openapi"))]
-pub trait Choice: FromStr<Err = UnknownValue> + PartialEq {}
+pub trait Choice: FromStr<Err = UnknownValue> + fmt::Display + Copy + PartialEq {}
 
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident, $pg:literal { $($variant:ident => $wire:literal),+ $(,)? }) => {

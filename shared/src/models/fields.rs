@@ -51,13 +51,6 @@ impl FieldErrors {
     pub fn into_result(self) -> Result<(), Self> {
         if self.is_empty() { Ok(()) } else { Err(self) }
     }
-
-    /// A single-field error, for checks that stop at the first problem.
-    pub fn single(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = Self::new();
-        errors.add(field, message);
-        errors
-    }
 }
 
 /// Whether absent fields are errors (create, full update) or left alone (partial update).
@@ -122,8 +115,8 @@ macro_rules! text_field {
     ($(#[$meta:meta])* $vis:vis secret $name:ident = $rule:expr) => {
         $crate::text_field!(@define $(#[$meta])* $vis $name = $rule);
 
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str("[redacted]")
             }
         }
@@ -131,16 +124,16 @@ macro_rules! text_field {
     ($(#[$meta:meta])* $vis:vis $name:ident = $rule:expr) => {
         $crate::text_field!(@define $(#[$meta])* $vis $name = $rule);
 
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
+        impl ::core::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
             }
         }
     };
     (@define $(#[$meta:meta])* $vis:vis $name:ident = $rule:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq)]
-        $vis struct $name(String);
+        $vis struct $name(::std::string::String);
 
         impl $name {
             pub const RULE: $crate::models::fields::TextRule = $rule;
@@ -149,22 +142,25 @@ macro_rules! text_field {
                 &self.0
             }
 
-            pub fn into_inner(self) -> String {
+            pub fn into_inner(self) -> ::std::string::String {
                 self.0
             }
         }
 
         impl $crate::models::fields::BodyField for $name {
-            fn from_json(value: &$crate::serde_json::Value) -> Result<Self, String> {
+            fn from_json(
+                value: &$crate::serde_json::Value,
+            ) -> ::core::result::Result<Self, ::std::string::String> {
                 let raw = $crate::models::fields::json_str(value)?;
                 Self::RULE.apply(raw).map(Self)
             }
 
-            #[cfg(feature = "openapi")]
-            fn schema(
-                description: &str,
-            ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::openapi::text(Self::RULE, description)
+            $crate::__if_openapi! {
+                fn schema(
+                    description: &str,
+                ) -> $crate::utoipa::openapi::RefOr<$crate::utoipa::openapi::schema::Schema> {
+                    $crate::openapi::text(Self::RULE, description)
+                }
             }
         }
     };
@@ -273,39 +269,25 @@ macro_rules! body {
             $( $(#[doc = $field_doc])* pub $field: $ty, )+
         }
 
-        impl $name {
-            pub const WRITABLE: &'static [&'static str] = &[$(stringify!($field)),+];
-            /// Accepted and ignored, so a client can send back what it read.
-            pub const READ_ONLY: &'static [&'static str] = &[$($read_only),*];
+        $crate::body!(@common $name $doc Full [$($read_only),*]
+            { $( $(#[doc = $field_doc])* $field : $ty ),+ });
 
+        impl $name {
             /// Every field is required.
             pub fn parse(
-                body: &$crate::serde_json::Map<String, $crate::serde_json::Value>,
-            ) -> Result<Self, $crate::models::fields::FieldErrors> {
+                body: &$crate::serde_json::Map<::std::string::String, $crate::serde_json::Value>,
+            ) -> ::core::result::Result<Self, $crate::models::fields::FieldErrors> {
                 let mut fields = $crate::models::fields::Fields::new(body);
                 $( let $field = fields.required::<$ty>(stringify!($field)); )+
                 let errors = fields.finish(Self::WRITABLE, Self::READ_ONLY);
                 // `required` records an error whenever it gives `None`, so
                 // the second arm always has something to report.
                 match ($($field,)+) {
-                    ($(Some($field),)+) if errors.is_empty() => Ok(Self { $($field),+ }),
-                    _ => Err(errors),
+                    ($(::core::option::Option::Some($field),)+) if errors.is_empty() => {
+                        ::core::result::Result::Ok(Self { $($field),+ })
+                    }
+                    _ => ::core::result::Result::Err(errors),
                 }
-            }
-
-            #[cfg(feature = "openapi")]
-            pub fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::openapi::object_body(
-                    $doc,
-                    vec![$((
-                        stringify!($field),
-                        <$ty as $crate::models::fields::BodyField>::schema(
-                            concat!($($field_doc),*).trim(),
-                        ),
-                    )),+],
-                    $crate::models::fields::Mode::Full,
-                    Self::READ_ONLY,
-                )
             }
         }
     };
@@ -315,18 +297,17 @@ macro_rules! body {
         #[doc = $doc]
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $name {
-            $( $(#[doc = $field_doc])* pub $field: Option<$ty>, )+
+            $( $(#[doc = $field_doc])* pub $field: ::core::option::Option<$ty>, )+
         }
 
-        impl $name {
-            pub const WRITABLE: &'static [&'static str] = &[$(stringify!($field)),+];
-            /// Accepted and ignored, so a client can send back what it read.
-            pub const READ_ONLY: &'static [&'static str] = &[$($read_only),*];
+        $crate::body!(@common $name $doc Partial [$($read_only),*]
+            { $( $(#[doc = $field_doc])* $field : $ty ),+ });
 
+        impl $name {
             /// Absent fields are left as they are.
             pub fn parse(
-                body: &$crate::serde_json::Map<String, $crate::serde_json::Value>,
-            ) -> Result<Self, $crate::models::fields::FieldErrors> {
+                body: &$crate::serde_json::Map<::std::string::String, $crate::serde_json::Value>,
+            ) -> ::core::result::Result<Self, $crate::models::fields::FieldErrors> {
                 let mut fields = $crate::models::fields::Fields::new(body);
                 let parsed = Self {
                     $( $field: fields.optional::<$ty>(stringify!($field)), )+
@@ -336,20 +317,31 @@ macro_rules! body {
                     .into_result()
                     .map(|()| parsed)
             }
+        }
+    };
 
-            #[cfg(feature = "openapi")]
-            pub fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::openapi::object_body(
-                    $doc,
-                    vec![$((
-                        stringify!($field),
-                        <$ty as $crate::models::fields::BodyField>::schema(
-                            concat!($($field_doc),*).trim(),
-                        ),
-                    )),+],
-                    $crate::models::fields::Mode::Partial,
-                    Self::READ_ONLY,
-                )
+    // What both forms have: the field names, and the schema in `$mode`.
+    (@common $name:ident $doc:literal $mode:ident [$($read_only:literal),*]
+        { $( $(#[doc = $field_doc:literal])* $field:ident : $ty:ty ),+ $(,)? }) => {
+        impl $name {
+            pub const WRITABLE: &'static [&'static str] = &[$(stringify!($field)),+];
+            /// Accepted and ignored, so a client can send back what it read.
+            pub const READ_ONLY: &'static [&'static str] = &[$($read_only),*];
+
+            $crate::__if_openapi! {
+                pub fn schema() -> $crate::utoipa::openapi::RefOr<$crate::utoipa::openapi::schema::Schema> {
+                    $crate::openapi::object_body(
+                        $doc,
+                        vec![$((
+                            stringify!($field),
+                            <$ty as $crate::models::fields::BodyField>::schema(
+                                concat!($($field_doc),*).trim(),
+                            ),
+                        )),+],
+                        $crate::models::fields::Mode::$mode,
+                        Self::READ_ONLY,
+                    )
+                }
             }
         }
     };
@@ -359,7 +351,7 @@ macro_rules! body {
         /// A complete value changes every field.
         impl From<$full> for $partial {
             fn from(full: $full) -> Self {
-                Self { $( $field: Some(full.$field), )+ }
+                Self { $( $field: ::core::option::Option::Some(full.$field), )+ }
             }
         }
     };
@@ -456,10 +448,9 @@ mod tests {
     #[test]
     fn unknown_fields_are_refused_and_read_only_ones_ignored() {
         let map = object(json!({"id": 3, "sevrity": "High"}));
-        assert_eq!(
-            ThingChanges::parse(&map),
-            Err(FieldErrors::single("sevrity", UNKNOWN_FIELD))
-        );
+        let mut expected = FieldErrors::new();
+        expected.add("sevrity", UNKNOWN_FIELD);
+        assert_eq!(ThingChanges::parse(&map), Err(expected));
     }
 
     #[test]

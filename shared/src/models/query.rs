@@ -212,15 +212,16 @@ macro_rules! filters {
                 }
             }
 
-            /// The query parameters `from_query` reads, for the document.
-            #[cfg(feature = "openapi")]
-            pub fn params() -> Vec<utoipa::openapi::path::Parameter> {
-                let mut all = Vec::new();
-                $( all.extend(<$ty as $crate::models::query::FilterField>::params(
-                    stringify!($field),
-                    concat!($($doc),*).trim(),
-                )); )+
-                all
+            $crate::__if_openapi! {
+                /// The query parameters `from_query` reads, for the document.
+                pub fn params() -> ::std::vec::Vec<$crate::utoipa::openapi::path::Parameter> {
+                    let mut all = ::std::vec::Vec::new();
+                    $( all.extend(<$ty as $crate::models::query::FilterField>::params(
+                        stringify!($field),
+                        concat!($($doc),*).trim(),
+                    )); )+
+                    all
+                }
             }
         }
     };

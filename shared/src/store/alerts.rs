@@ -46,6 +46,8 @@ fn needs(filter: &AlertFilter) -> Needs {
 
 /// Severity and status are the alert's own columns, so the triage filter is
 /// one index range scan on `alerts`; only event type and source need `e`.
+/// It destructures the filter as `needs` does, on purpose: each must say
+/// what a new filter means for it.
 fn push_filters(sql: &mut Sql, filter: &AlertFilter) {
     let AlertFilter {
         severity: _,
@@ -180,6 +182,10 @@ pub enum Updated {
 /// deciding, so two concurrent changes are judged one after the other, and
 /// each status change is recorded in `alert_history`: none is lost unseen.
 pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx::Result<Updated> {
+    if *update == AlertUpdate::default() {
+        // Nothing to change: a plain read, without a lock to wait for.
+        return Ok(get(db, id).await?.map_or(Updated::NotFound, Updated::Done));
+    }
     let AlertUpdate { status } = *update;
     let mut tx = db.begin().await?;
     let current: Option<AlertStatus> =

@@ -86,51 +86,49 @@ pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(GET).bind(id).fetch_optional(db).await
 }
 
-const CREATE: &str = "WITH e AS ( \
-         INSERT INTO events (source, event_type, severity, description) \
-         VALUES ($1, $2, $3, $4) RETURNING * \
-     ), a AS ( \
-         INSERT INTO alerts (event_id, severity) \
-         SELECT id, severity FROM e WHERE severity >= 'High' RETURNING id, event_id \
-     ) \
-     SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
-            a.id AS alert FROM e LEFT JOIN a ON a.event_id = e.id";
-
 /// Stores an event; a High or Critical one raises its Open alert in the same statement.
-pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
+fn create_sql(event: &NewEvent, show: bool) -> Sql {
     let NewEvent {
         source,
         event_type,
         severity,
         description,
     } = event;
-    sqlx::query_as(CREATE)
-        .bind(source.as_str())
-        .bind(event_type)
-        .bind(severity)
-        .bind(description.as_str())
+    let mut sql = Sql::new(
+        "WITH e AS ( \
+             INSERT INTO events (source, event_type, severity, description) VALUES (",
+        show,
+    );
+    sql.bind(source.as_str().to_owned())
+        .push(", ")
+        .bind(*event_type)
+        .push(", ")
+        .bind(*severity)
+        .push(", ")
+        .bind(description.as_str().to_owned())
+        .push(
+            ") RETURNING * \
+             ), a AS ( \
+                 INSERT INTO alerts (event_id, severity) \
+                 SELECT id, severity FROM e WHERE severity >= 'High' RETURNING id, event_id \
+             ) \
+             SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
+                    a.id AS alert FROM e LEFT JOIN a ON a.event_id = e.id",
+        );
+    sql
+}
+
+pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
+    create_sql(event, false)
+        .qb
+        .build_query_as()
         .fetch_one(db)
         .await
 }
 
 /// What recording an event runs.
 pub fn create_statements(event: &NewEvent) -> Vec<Statement> {
-    let NewEvent {
-        source,
-        event_type,
-        severity,
-        description,
-    } = event;
-    vec![Statement {
-        name: "create",
-        sql: CREATE.to_owned(),
-        params: vec![
-            source.as_str().to_owned(),
-            event_type.to_string(),
-            severity.to_string(),
-            description.as_str().to_owned(),
-        ],
-    }]
+    vec![create_sql(event, true).statement("create")]
 }
 
 /// Changes the fields given. The alert's copy of the severity follows the

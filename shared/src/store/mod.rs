@@ -24,6 +24,8 @@ pub struct Statement {
 }
 
 /// A value bound to a statement, with its text form for [`Statement`].
+/// Owned (`'static`): sqlx 0.9's `QueryBuilder` keeps its arguments, so a
+/// borrowed text is copied in; a description is at most 40 KB, once.
 pub trait Param:
     for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static
 {
@@ -42,24 +44,28 @@ impl Param for i64 {
     }
 }
 
+/// To the microsecond, as sqlx sends it (PostgreSQL would round the rest).
 impl Param for OffsetDateTime {
     fn text(&self) -> String {
-        self.format(&Rfc3339).unwrap_or_default()
+        let micros = self.nanosecond() / 1_000 * 1_000;
+        self.replace_nanosecond(micros)
+            .unwrap_or(*self)
+            .format(&Rfc3339)
+            .unwrap_or_default()
     }
 }
 
 /// An enum's wire spelling, which is also its PostgreSQL label.
 impl<T> Param for T
 where
-    T: Choice + std::fmt::Display + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
-    T: Send + 'static,
+    T: Choice + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
 {
     fn text(&self) -> String {
         self.to_string()
     }
 }
 
-impl<T: Choice + std::fmt::Display + Send + 'static> Param for Vec<T>
+impl<T: Choice + Send + 'static> Param for Vec<T>
 where
     Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
 {
@@ -144,8 +150,8 @@ fn push_page(sql: &mut Sql, order_by: &str, limit: i64, offset: i64) {
 /// with nothing to sort or filter; `= ANY` of one element it does not.
 fn push_one_of<T>(sql: &mut Sql, column: &str, values: &[T])
 where
-    T: Choice + Copy + std::fmt::Display + Param,
-    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    T: Choice + Param,
+    Vec<T>: Param,
 {
     match values {
         [one] => {
@@ -169,7 +175,7 @@ mod tests {
         let mut sql = Sql::new("SELECT 1 WHERE TRUE", true);
         push_one_of(&mut sql, "severity", &[Severity::High]);
         push_one_of(&mut sql, "severity", &[Severity::High, Severity::Critical]);
-        let since = OffsetDateTime::from_unix_timestamp(0).unwrap();
+        let since = OffsetDateTime::from_unix_timestamp_nanos(1_999).unwrap();
         push_time_range(
             &mut sql,
             "t",
@@ -185,7 +191,7 @@ mod tests {
         );
         assert_eq!(
             shown.params,
-            ["High", "{High,Critical}", "1970-01-01T00:00:00Z"]
+            ["High", "{High,Critical}", "1970-01-01T00:00:00.000001Z"]
         );
     }
 
