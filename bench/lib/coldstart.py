@@ -78,12 +78,13 @@ def function_environment(name, runtime_api, app_env):
 
 
 def peak_rss_kb(pid):
+    """A process's peak resident set (VmHWM) in KiB, or None."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as f:
             for line in f:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError):
         pass
     return None
 

@@ -3,6 +3,8 @@ in a file, watched for dying, its peak RSS read and reset between scenarios."""
 
 import subprocess
 
+import coldstart
+
 
 class Server:
     def __init__(self, command, env, log_path):
@@ -33,14 +35,7 @@ class Server:
             return False
 
     def peak_rss_kb(self):
-        try:
-            with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1])
-        except (OSError, ValueError):
-            pass
-        return None
+        return coldstart.peak_rss_kb(self.pid)
 
     def stop(self, grace_s=5):
         """SIGTERM, then SIGKILL after grace_s; reaps the process either way."""
