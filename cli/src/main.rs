@@ -49,8 +49,7 @@ enum Command {
     Postman,
     /// Print, as JSON, the SQL statements and parameters the store runs
     /// for a request (for the benchmark); needs no database.
-    #[command(subcommand)]
-    Statements(tmctl::statements::Request),
+    Statements(tmctl::statements::Statements),
     /// The private development PostgreSQL on its own.
     #[command(subcommand)]
     Db(DbCommand),
@@ -146,8 +145,8 @@ async fn run(cli: Cli) -> CliResult {
             );
             Ok(())
         }
-        Command::Statements(request) => {
-            let statements = tmctl::statements::statements(&request)?;
+        Command::Statements(asked) => {
+            let statements = tmctl::statements::statements(&asked)?;
             println!("{}", serde_json::to_string_pretty(&statements)?);
             Ok(())
         }

@@ -1,15 +1,26 @@
 //! `tmctl statements`: the SQL the store runs for a request, with its
-//! parameters, read through the API's own parsers. The benchmark explains
-//! and pgbenches these, so it never keeps a copy of the store's SQL.
+//! parameters, read through the API's own parsers: first the signed-in
+//! user's check every such request makes, then the request's own. The
+//! benchmark explains and pgbenches these, so it never keeps a copy of the
+//! store's SQL.
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use tm_shared::http::pagination::PageRequest;
 use tm_shared::models::alert::AlertFilter;
 use tm_shared::models::event::{EventFilter, NewEvent};
 use tm_shared::models::fields::FieldErrors;
 use tm_shared::models::query::QueryParams;
 use tm_shared::store::{self, Statement};
+
+#[derive(Debug, Args)]
+pub struct Statements {
+    /// The id of the signed-in user the request is made as.
+    #[arg(long, default_value_t = 1, global = true)]
+    pub user: i64,
+    #[command(subcommand)]
+    pub request: Request,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum Request {
@@ -23,8 +34,14 @@ pub enum Request {
     EventsCreate { body: String },
 }
 
-/// The statements `request` runs, in order.
-pub fn statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
+/// The statements a request runs, in order.
+pub fn statements(asked: &Statements) -> anyhow::Result<Vec<Statement>> {
+    let mut all = vec![store::users::active_role_statement(asked.user)];
+    all.extend(request_statements(&asked.request)?);
+    Ok(all)
+}
+
+fn request_statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
     Ok(match request {
         Request::AlertsList { query } => {
             let (filter, (limit, offset)) = list_request(query, AlertFilter::from_query)?;
@@ -74,16 +91,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_triage_page_is_a_sum_of_counts_and_a_page_of_ids() {
-        let request = Request::AlertsList {
-            query: "severity=High&status=Open&page=3".into(),
+    fn a_triage_page_is_the_users_check_a_sum_of_counts_and_a_page_of_ids() {
+        let asked = Statements {
+            user: 7,
+            request: Request::AlertsList {
+                query: "severity=High&status=Open&page=3".into(),
+            },
         };
-        let shown = statements(&request).unwrap();
-        assert_eq!(shown[0].name, "count");
-        assert!(shown[0].sql.contains("FROM alert_counts"));
-        assert_eq!(shown[0].params, ["Open", "High"]);
-        assert_eq!(shown[1].name, "list");
-        assert!(shown[1].sql.contains("LIMIT 20 OFFSET 40"));
+        let shown = statements(&asked).unwrap();
+        assert_eq!(shown[0].name, "auth");
+        assert_eq!(shown[0].params, ["7"]);
+        assert_eq!(shown[1].name, "count");
+        assert!(shown[1].sql.contains("FROM alert_counts"));
+        assert_eq!(shown[1].params, ["Open", "High"]);
+        assert_eq!(shown[2].name, "list");
+        assert!(shown[2].sql.contains("LIMIT 20 OFFSET 40"));
     }
 
     #[test]
@@ -91,14 +113,14 @@ mod tests {
         let bad = Request::AlertsList {
             query: "severity=Extreme".into(),
         };
-        assert!(statements(&bad).is_err());
+        assert!(request_statements(&bad).is_err());
         let last = Request::EventsList {
             query: "page=last".into(),
         };
-        assert!(statements(&last).is_err());
+        assert!(request_statements(&last).is_err());
         let body = Request::EventsCreate {
             body: r#"{"source": "s"}"#.into(),
         };
-        assert!(statements(&body).is_err());
+        assert!(request_statements(&body).is_err());
     }
 }

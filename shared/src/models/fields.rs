@@ -292,6 +292,9 @@ macro_rules! body {
         }
     };
 
+    // Alike in shape to `@full` by design: the two differ in each line that
+    // matters (optional fields, optional reads, no all-present match), and
+    // what they share is `@common`'s.
     (@partial $name:ident $doc:literal [$($read_only:literal),*]
         { $( $(#[doc = $field_doc:literal])* $field:ident : $ty:ty ),+ $(,)? }) => {
         #[doc = $doc]

@@ -22,11 +22,24 @@ pub async fn credentials(db: &PgPool, username: &str) -> sqlx::Result<Option<Cre
 }
 
 /// The current role of an active user; `None` if the user is gone or inactive.
+const ACTIVE_ROLE: &str = "SELECT role FROM users WHERE id = $1 AND is_active";
+
+/// Run for every signed-in request, so that a deactivation or a role
+/// change takes effect at once.
 pub async fn active_role(db: &PgPool, id: i64) -> sqlx::Result<Option<Role>> {
-    sqlx::query_scalar("SELECT role FROM users WHERE id = $1 AND is_active")
+    sqlx::query_scalar(ACTIVE_ROLE)
         .bind(id)
         .fetch_optional(db)
         .await
+}
+
+/// What checking a signed-in user runs.
+pub fn active_role_statement(id: i64) -> super::Statement {
+    super::Statement {
+        name: "auth",
+        sql: ACTIVE_ROLE.to_owned(),
+        params: vec![id.to_string()],
+    }
 }
 
 /// `None` if the username is taken.
