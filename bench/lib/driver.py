@@ -2,8 +2,9 @@
 
 Loads a synthetic data set with SQL, drives `tmctl serve` with wrk, measures
 the database's own ceilings with pgbench running the server's statements
-(from `tmctl statements`: ingest, the triage list's first page, the single
-alert), captures the plans of those statements and times Lambda cold
+for one request, the signed-in user's check included (from `tmctl
+statements`: ingest, the triage list's first page, the single alert),
+captures the plans of those statements and times Lambda cold
 starts. Writes bench/results/latest.{md,json} (smoke.{md,json} with
 --smoke), and on a full run the latest figures' section of
 docs/performance.md. Every raw output is kept in bench/.work/.
@@ -97,9 +98,9 @@ def with_query(url, **parameters):
     return url + separator + "&".join(f"{k}={v}" for k, v in parameters.items())
 
 
-def statement_source(kind, argument):
+def statement_source(kind, argument, user=None):
     quoted = f"'{argument}'" if any(c in str(argument) for c in "&?{ ") else str(argument)
-    return f"tmctl statements {kind} {quoted}"
+    return f"tmctl statements {kind} {quoted}" + (f" --user {user}" if user is not None else "")
 
 
 @dataclass
@@ -116,6 +117,7 @@ class Bench:
         self.server = None
         self.size = None
         self.statements = {}  # those every size reuses, by use
+        self.admin_id = self.analyst_id = None  # the bench users' ids, once they exist
         self.deep_page = None  # the middle page of the filtered alerts, at the latest size
         self.alert_ids = None  # (lowest, highest) alert id, at the latest size
         self.window = None  # the events window's (since, until), the same at every size
@@ -158,9 +160,9 @@ class Bench:
                                   env=dict(self.environ, **(env or {})), check=False)
         return done.returncode == 0
 
-    def fetch_statements(self, kind, argument):
+    def fetch_statements(self, kind, argument, user=None):
         try:
-            return statements.fetch(self.tmctl, kind, argument)
+            return statements.fetch(self.tmctl, kind, argument, user=user)
         except statements.StatementsError as e:
             raise Failure(str(e)) from None
 
@@ -187,15 +189,33 @@ class Bench:
                           "or run without --no-build")
 
     def load_statements(self):
-        """The statements every size reuses, asked for once up front so that a
-        tmctl without `statements` stops the run before any work."""
-        self.statements["first_page"] = self.fetch_statements("alerts-list", ALERT_FILTER)
-        self.statements["ingest"] = self.fetch_statements("events-create", json.dumps(INGEST_EVENT))
+        """Asks tmctl for statements once up front, so that a tmctl without
+        `statements` (or without its --user) stops the run before any work.
+        Any user id does here (tmctl needs no database); those the ceilings
+        run are asked for once the bench users exist (load_ceiling_statements)."""
+        first_page = self.fetch_statements("alerts-list", ALERT_FILTER, user=1)
+        self.fetch_statements("events-create", json.dumps(INGEST_EVENT), user=1)
         for name in ("count", "list"):
             try:
-                statements.by_name(self.statements["first_page"], name)
+                statements.by_name(first_page, name)
             except statements.StatementsError as e:
                 raise Failure(f"tmctl statements alerts-list: {e}") from None
+
+    def user_id(self, username):
+        found = self.sql_ints(f"SELECT id FROM users WHERE username = {statements.sql_literal(username)}")
+        if len(found) != 1:
+            raise Failure(f"no user {username} in {self.opts.bench_db}")
+        return found[0]
+
+    def load_ceiling_statements(self):
+        """The statements every size reuses, for the requests as wrk makes
+        them: each starts with the signed-in user's check, whose parameter is
+        the id of the user wrk signs in as (the analyst for the reads, the
+        admin for ingest)."""
+        self.admin_id, self.analyst_id = self.user_id(self.admin_user), self.user_id(self.analyst_user)
+        self.statements["first_page"] = self.fetch_statements("alerts-list", ALERT_FILTER, user=self.analyst_id)
+        self.statements["ingest"] = self.fetch_statements("events-create", json.dumps(INGEST_EVENT),
+                                                          user=self.admin_id)
 
     def ensure_tools(self):
         packages = [] if shutil.which("wrk") else ["wrk"]
@@ -423,7 +443,8 @@ class Bench:
 
     def ceiling(self, scenario, found, source, drawn=None):
         """pgbench running the server's statements for one request of
-        scenario, one transaction per request, at wrk's concurrency."""
+        scenario (all of them, the user's check included), one transaction
+        per request, at wrk's concurrency."""
         log(f"{self.size} events: pgbench {scenario} ceiling")
         base = f"{WORK}/pgbench-{self.size}-{scenario}"
         try:
@@ -445,23 +466,29 @@ class Bench:
 
     def read_ceilings(self):
         self.ceiling("alerts_first_page", self.statements["first_page"],
-                     statement_source("alerts-list", ALERT_FILTER))
+                     statement_source("alerts-list", ALERT_FILTER, self.analyst_id))
         low, high = self.alert_ids
         try:
-            get = self.fetch_statements("alerts-get", low)
+            get = self.fetch_statements("alerts-get", low, user=self.analyst_id)
         except Failure as e:
             self.problem(str(e))
             return
-        if len(get) != 1 or len(get[0].params) != 1:
-            self.problem(f"tmctl statements alerts-get: expected one statement with one parameter, got "
-                         f"{[s.as_json() for s in get]}")
+        # The alert's id is the "get" statement's one parameter, wherever the
+        # statements before it put it among pgbench's variables.
+        try:
+            if len(statements.by_name(get, "get").params) != 1:
+                raise statements.StatementsError(
+                    f"expected a get statement with one parameter, got {[s.as_json() for s in get]}")
+            alert_id = statements.pgbench_variable(get, "get")
+        except statements.StatementsError as e:
+            self.problem(f"tmctl statements alerts-get: {e}")
             return
-        self.ceiling("alert_by_id", get, statement_source("alerts-get", "ID"),
-                     drawn={"p1": f"random({low}, {high})"})
+        self.ceiling("alert_by_id", get, statement_source("alerts-get", "ID", self.analyst_id),
+                     drawn={alert_id: f"random({low}, {high})"})
 
     def ingest_ceiling(self):
         self.ceiling("ingest", self.statements["ingest"],
-                     statement_source("events-create", json.dumps(INGEST_EVENT)))
+                     statement_source("events-create", json.dumps(INGEST_EVENT), self.admin_id))
 
     def run_scenarios(self):
         self.scenario_alerts_first_page()
@@ -487,6 +514,8 @@ class Bench:
             deep_found = statements.fetch(self.tmctl, "alerts-list", deep)
             window = statements.fetch(self.tmctl, "events-list", self.window_query())
             get = statements.fetch(self.tmctl, "alerts-get", middle_alert)
+            # The requests' own statements: the user's check ("auth", a
+            # primary-key lookup in a table of two users) has no plan worth keeping.
             queries = [
                 ("alerts_list_first_page", statement_source("alerts-list", ALERT_FILTER),
                  statements.by_name(first, "list")),
@@ -496,7 +525,7 @@ class Bench:
                  statements.by_name(window, "list")),
                 ("events_window_count", statement_source("events-list", self.window_query()),
                  statements.by_name(window, "count")),
-                ("alert_get", statement_source("alerts-get", middle_alert), get[0]),
+                ("alert_get", statement_source("alerts-get", middle_alert), statements.by_name(get, "get")),
             ]
         except statements.StatementsError as e:
             self.problem(f"capturing query plans failed: {e}")
@@ -585,6 +614,7 @@ class Bench:
         self.choose_database_server()
         self.create_bench_database()
         self.create_users()
+        self.load_ceiling_statements()
         self.jwt_secret = secrets.token_hex(32)
         self.record_run()
         self.record_argon2()

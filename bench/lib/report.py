@@ -25,13 +25,17 @@ TARGET_CONNECTIONS = 32
 DOCS_BEGIN = "<!-- bench/run writes the latest figures below; do not edit by hand -->"
 DOCS_END = "<!-- end of the figures bench/run writes -->"
 
-# The API scenarios pgbench runs the server's statements for.
+# The API scenarios pgbench runs the server's statements for (each with
+# `--user ID`, the id of the user wrk signs in as).
 CEILINGS = {
     "ingest": "tmctl statements events-create",
     "alerts_first_page": "tmctl statements alerts-list 'severity=High&status=Open'",
     "alert_by_id": "tmctl statements alerts-get",
 }
 READ_CEILINGS = ("alerts_first_page", "alert_by_id")
+# The statement every signed-in request runs before its own, as `tmctl
+# statements` names it; ceilings of runs before it was shown ran without it.
+USER_CHECK = "auth"
 
 SCENARIO_TITLES = {
     "alerts_first_page": "GET /api/alerts/?severity=High&status=Open (first page, analyst)",
@@ -78,6 +82,33 @@ def strip_kind(fact):
 def pgbench_scenario(entry):
     # Runs from before the read ceilings recorded ingest's without a scenario.
     return entry.get("scenario", "ingest")
+
+
+def statement_names(entry):
+    """The names of the statements a pgbench ceiling ran, in order ([] for
+    runs that did not record them)."""
+    return [s.get("name") for s in entry.get("statements") or []]
+
+
+def without_user_check(doc, size=None):
+    """The scenarios whose ceiling (at size, or at any) ran without the
+    signed-in user's check: runs from before `tmctl statements` showed it
+    measured the request's own statements alone, so their ratios set the
+    API against less than it runs."""
+    return sorted({pgbench_scenario(p) for p in doc["pgbench"]
+                   if (size is None or p.get("size") == size) and USER_CHECK not in statement_names(p)})
+
+
+def user_check_words(entries):
+    """What the prose of a ceilings' section says about the user's check:
+    (before the request's own statements, after the description)."""
+    lacking = without_user_check({"pgbench": entries})
+    if not lacking:
+        return "the signed-in user's check, then ", " So the ratio compares like with like."
+    return "", (f" This run's {', '.join(lacking)} ceiling{'s' if len(lacking) > 1 else ''} ran "
+                "without the signed-in user's check, which every such request runs first (the run "
+                "predates `tmctl statements` showing it), so the ratio sets the API against less "
+                "than it runs.")
 
 
 def ceiling_ratios(api, pgbench, scenarios):
@@ -360,15 +391,31 @@ def pgbench_line(doc):
 def md_pgbench(doc):
     rows = [(num(r["size"]), num(r["api_rps"]), num(r["pgbench_tps"]), num(r["ratio"], 2))
             for r in doc["ingest_vs_pgbench"]]
-    detail = [(num(p["size"]), num(p.get("tps")), num(p.get("latency_ms"), 2), p.get("clients"))
-              for p in doc["pgbench"] if pgbench_scenario(p) == "ingest"]
+    ingest = [p for p in doc["pgbench"] if pgbench_scenario(p) == "ingest"]
+    before, after = user_check_words(ingest)
+    detail = [(num(p["size"]), statements_cell(p), num(p.get("tps")), num(p.get("latency_ms"), 2),
+               p.get("clients")) for p in ingest]
     return ("## Ingest against the database's ceiling\n\n"
-            + pgbench_line(doc) + ", running the server's own insert statement "
-            f"(`{CEILINGS['ingest']}`) with nothing in between: the event and its alert in one "
-            "statement, one per transaction. Its parameters are fixed (one sensor, one description); "
-            "wrk's events vary them.\n\n"
+            + pgbench_line(doc) + ", running what the server runs for one request "
+            f"(`{CEILINGS['ingest']}`, as the admin wrk signs in as) with nothing in between, "
+            f"one transaction per request: {before}the insert of the event and its alert in one "
+            f"statement.{after} Its parameters are fixed (one sensor, one description); wrk's events "
+            "vary them.\n\n"
             + table(["Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
-            + table(["Size", "pgbench tps", "latency avg ms", "clients"], detail) + "\n")
+            + table(["Size", "statements", "pgbench tps", "latency avg ms", "clients"], detail) + "\n")
+
+
+def statements_cell(entry):
+    names = statement_names(entry)
+    return ", ".join(names) if names else "not recorded"
+
+
+def drawn_example(doc):
+    """How the last single-alert ceiling drew its id (`\\set p2 random(1, 9)`)."""
+    for p in reversed(doc["pgbench"]):
+        if pgbench_scenario(p) == "alert_by_id" and p.get("drawn"):
+            return "; ".join(f"`\\set {name} {expression}`" for name, expression in sorted(p["drawn"].items()))
+    return "`\\set pN random(min, max)`"
 
 
 def md_read_ceilings(doc):
@@ -376,18 +423,20 @@ def md_read_ceilings(doc):
     rows = [(SCENARIO_TITLES.get(r["scenario"], r["scenario"]), num(r["size"]), num(r["api_rps"]),
              num(r["pgbench_tps"]), num(r["ratio"], 2))
             for r in sorted(ratios, key=lambda r: (r["size"], READ_CEILINGS.index(r["scenario"])))]
-    detail = [(p["scenario"], num(p["size"]), num(p.get("tps")), num(p.get("latency_ms"), 2), p.get("clients"))
-              for p in doc["pgbench"] if pgbench_scenario(p) in READ_CEILINGS]
+    reads = [p for p in doc["pgbench"] if pgbench_scenario(p) in READ_CEILINGS]
+    before, after = user_check_words(reads)
+    detail = [(p["scenario"], num(p["size"]), statements_cell(p), num(p.get("tps")), num(p.get("latency_ms"), 2),
+               p.get("clients")) for p in reads]
     if not rows and not detail:
         return "## Reads against the database's ceiling\n\nNot measured.\n\n"
     return ("## Reads against the database's ceiling\n\n"
-            + pgbench_line(doc) + ", running the statements the server runs for the request: "
-            f"for the first page, one transaction is the page's count and its rows "
-            f"(`{CEILINGS['alerts_first_page']}`); for the single alert, one "
-            f"`{CEILINGS['alert_by_id']}` statement with an id drawn per transaction from the "
-            "same range as wrk's (`\\set p1 random(min, max)`).\n\n"
+            + pgbench_line(doc) + ", running the statements the server runs for the request, "
+            f"as the analyst wrk signs in as, one transaction per request: {before}for the first page "
+            f"the page's count and its rows (`{CEILINGS['alerts_first_page']}`), for the single alert "
+            f"the get statement (`{CEILINGS['alert_by_id']}`) with an id drawn per transaction from the "
+            f"same range as wrk's ({drawn_example(doc)}).{after.replace('the ratio', 'each ratio')}\n\n"
             + table(["Scenario", "Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
-            + table(["pgbench", "Size", "tps", "latency avg ms", "clients"], detail) + "\n")
+            + table(["pgbench", "Size", "statements", "tps", "latency avg ms", "clients"], detail) + "\n")
 
 
 def md_plans(doc):
@@ -474,9 +523,13 @@ def md_summary(doc, results_link):
         missing = [SCENARIO_TITLES[s] for s in READ_CEILINGS + ("ingest",)
                    if (s, size) not in ratios]
         note = (f" (not measured in this run for: {'; '.join(missing)})" if missing else "")
+        measured = [s for s in READ_CEILINGS + ("ingest",) if (s, size) in ratios]
+        lacking = [SCENARIO_TITLES[s] for s in measured if s in without_user_check(doc, size)]
+        check = (" (without the signed-in user's check, which this run predates, for: "
+                 f"{'; '.join(lacking)})" if lacking else ", the signed-in user's check included,")
         scenarios = (f"At {size:,} events, wrk -c{run.get('connections')} -t{run.get('threads')} "
-                     f"-d{run.get('duration_s')}s; pgbench runs the server's statements for the same request "
-                     f"at the same concurrency{note}:\n\n"
+                     f"-d{run.get('duration_s')}s; pgbench runs the server's statements for the same "
+                     f"request{check} at the same concurrency{note}:\n\n"
                      + table(["Scenario", "rps", "p99 ms", "pgbench tps", "API / pgbench"], rows) + "\n")
     targets = table(["What", "Target", "Measured", "Status", "Conditions"], target_rows(doc))
     problems = "".join(f"- {p}\n" for p in doc["problems"])

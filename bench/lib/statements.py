@@ -2,13 +2,16 @@
 
     tmctl statements alerts-list 'severity=High&status=Open&page=2'
     tmctl statements events-list 'since=...&until=...'
-    tmctl statements alerts-get 123
+    tmctl statements alerts-get 123 --user 2
     tmctl statements events-create '{"source": ..., ...}'
 
 each print a JSON array of {"name", "sql", "params"}: the statements the
 server runs for that request, in order, with the text form of each
-parameter. The benchmark keeps no copy of them, so nothing here is kept in
-step with the store by hand. From them it makes:
+parameter. The first is "auth", the signed-in user's check every such
+request runs before its own (its parameter is the user's id, `--user ID`,
+1 unless given); then the request's own ("count" and "list", "get",
+"create"). The benchmark keeps no copy of them, so nothing here is kept
+in step with the store by hand. From them it makes:
 
 - a pgbench script: `$n` becomes a pgbench variable `:pN` (numbered across
   the script's statements) given with `-D pN=value`, or drawn per
@@ -72,20 +75,24 @@ def parse(text):
     return statements
 
 
-def fetch(tmctl, kind, argument):
-    """The statements tmctl says the server runs for one request."""
+def fetch(tmctl, kind, argument, user=None):
+    """The statements tmctl says the server runs for one request, made as
+    the user whose id is user (tmctl's default, 1, when None)."""
     command = [tmctl, "statements", kind, str(argument)]
+    if user is not None:
+        command += ["--user", str(user)]
+    shown = " ".join(command)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise StatementsError(f"{tmctl} statements {kind}: {e}") from None
     if done.returncode != 0:
-        raise StatementsError(f"`{tmctl} statements {kind} {argument}` failed "
+        raise StatementsError(f"`{shown}` failed "
                               f"(status {done.returncode}): {done.stderr.strip()[:500]}")
     try:
         return parse(done.stdout)
     except StatementsError as e:
-        raise StatementsError(f"`{tmctl} statements {kind} {argument}`: {e}") from None
+        raise StatementsError(f"`{shown}`: {e}") from None
 
 
 def by_name(statements, name):
@@ -93,6 +100,22 @@ def by_name(statements, name):
         if statement.name == name:
             return statement
     raise StatementsError(f"no statement named {name!r} (have {', '.join(s.name for s in statements)})")
+
+
+def pgbench_variable(statements, name, number=1):
+    """The pgbench variable (`pN`) that `$number` of the statement named
+    name becomes in pgbench_script(statements): N counts on from the
+    parameters of the statements before it (`$1` of "get" after "auth" is
+    p2)."""
+    offset = 0
+    for statement in statements:
+        if statement.name == name:
+            if not 1 <= number <= len(statement.params):
+                raise StatementsError(f"{name} has no parameter ${number} "
+                                      f"(it has {len(statement.params)})")
+            return f"p{offset + number}"
+        offset += len(statement.params)
+    by_name(statements, name)  # raises, naming what there is
 
 
 # ------------------------------------------------------------ SQL lexing

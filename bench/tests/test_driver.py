@@ -3,6 +3,7 @@ argon2 parameters, URLs; and bench/run's exit status for its command line."""
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -44,6 +45,7 @@ class PiecesTest(unittest.TestCase):
         self.assertEqual(driver.statement_source("alerts-list", "severity=High&status=Open"),
                          "tmctl statements alerts-list 'severity=High&status=Open'")
         self.assertEqual(driver.statement_source("alerts-get", 7), "tmctl statements alerts-get 7")
+        self.assertEqual(driver.statement_source("alerts-get", "ID", 2), "tmctl statements alerts-get ID --user 2")
 
     def test_the_ingest_event_is_what_wrk_posts(self):
         self.assertEqual(driver.INGEST_EVENT["severity"], "High")  # so each raises an alert, as wrk's
@@ -59,6 +61,7 @@ class CeilingTest(unittest.TestCase):
         driver.WORK, driver.FACTS = self.tmp.name, os.path.join(self.tmp.name, "facts.jsonl")
         self.bench = driver.Bench(options.parse(["--smoke"]), {})
         self.bench.bench_url, self.bench.size = "postgres://127.0.0.1/tm_bench", 2000
+        self.bench.tmctl = helpers.fake_tmctl(self.tmp.name)
         self.calls = []
 
     def tearDown(self):
@@ -79,14 +82,54 @@ class CeilingTest(unittest.TestCase):
         self.stub(True, 1234.5)
         get = statements.parse(helpers.fixture("alerts-get-123.json"))
         with contextlib.redirect_stderr(io.StringIO()):
-            self.bench.ceiling("alert_by_id", get, "tmctl statements alerts-get ID", drawn={"p1": "random(3, 8)"})
+            self.bench.ceiling("alert_by_id", get, "tmctl statements alerts-get ID", drawn={"p2": "random(3, 8)"})
         ((url, script, defines, clients, threads, duration),) = self.calls
-        self.assertEqual((url, defines, clients, threads, duration), (self.bench.bench_url, {}, 32, 2, 2))
-        self.assertTrue(script.startswith("\\set p1 random(3, 8)\n"))
+        self.assertEqual((url, defines, clients, threads, duration), (self.bench.bench_url, {"p1": "1"}, 32, 2, 2))
+        self.assertTrue(script.startswith("\\set p2 random(3, 8)\n"))
         (fact,) = self.facts()
         self.assertEqual((fact["kind"], fact["scenario"], fact["size"], fact["tps"], fact["clients"]),
                          ("pgbench", "alert_by_id", 2000, 1234.5, 32))
         self.assertEqual(fact["statements"], [g.as_json() for g in get])
+
+    def test_the_ceilings_run_the_user_s_check_as_wrk_s_users_and_draw_the_get_s_id(self):
+        self.stub(True, 100.0)
+        self.bench.admin_user, self.bench.analyst_user = "bench-admin", "bench-analyst"
+        ids = {"'bench-admin'": 5, "'bench-analyst'": 6}
+        self.bench.sql_ints = lambda sql: [ids[sql.rsplit(" = ", 1)[1]]]
+        fetched = []
+
+        def fetch(kind, argument, user=None):
+            fetched.append((kind, user))
+            if kind == "events-create":  # the body recorded, not the bench's own event
+                argument = json.loads(helpers.fixture("index.json"))["commands"]["events-create.json"][1]
+            return statements.fetch(self.bench.tmctl, kind, argument, user=user)
+
+        self.bench.fetch_statements = fetch
+        self.bench.alert_ids = (123, 130)
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.bench.load_ceiling_statements()
+            self.bench.read_ceilings()
+            self.bench.ingest_ceiling()
+        self.assertEqual((self.bench.admin_id, self.bench.analyst_id), (5, 6))
+        self.assertEqual(fetched, [("alerts-list", 6), ("events-create", 5), ("alerts-get", 6)])
+        first, alert, ingest = self.calls
+        auth = "SELECT role FROM users WHERE id = :p1 AND is_active;"
+        # The first page and the single alert as the analyst, ingest as the admin.
+        self.assertEqual(first[1].splitlines()[0], auth)
+        self.assertEqual(first[2]["p1"], "6")
+        # The alert's id is the get statement's $1, p2 after the check's p1: drawn, not defined.
+        self.assertEqual(alert[1].splitlines()[:2], ["\\set p2 random(123, 130)", auth])
+        self.assertTrue(alert[1].splitlines()[2].endswith("WHERE a.id = :p2;"))
+        self.assertEqual(alert[2], {"p1": "6"})
+        self.assertEqual(ingest[1].splitlines()[0], auth)
+        self.assertEqual(ingest[2]["p1"], "5")
+        recorded = {f["scenario"]: f for f in self.facts()}
+        self.assertEqual(sorted(recorded), ["alert_by_id", "alerts_first_page", "ingest"])
+        self.assertEqual(recorded["alert_by_id"]["drawn"], {"p2": "random(123, 130)"})
+        self.assertEqual(recorded["alert_by_id"]["source"], "tmctl statements alerts-get ID --user 6")
+        self.assertTrue(recorded["ingest"]["source"].endswith(" --user 5"))
+        for fact in recorded.values():
+            self.assertEqual(fact["statements"][0]["name"], "auth")
 
     def test_a_failed_pgbench_is_a_problem_not_a_figure(self):
         self.stub(False, None)
@@ -128,7 +171,9 @@ class CommandLineTest(unittest.TestCase):
         with contextlib.redirect_stderr(io.StringIO()) as err:
             status = driver.main(["--smoke", "--no-build"], dict(os.environ, TMCTL="/bin/false"))
         self.assertEqual(status, 1)
-        self.assertIn("`/bin/false statements alerts-list severity=High&status=Open` failed", err.getvalue())
+        # Asked with --user, so a tmctl from before it stops the run here too.
+        self.assertIn("`/bin/false statements alerts-list severity=High&status=Open --user 1` failed",
+                      err.getvalue())
 
 
 if __name__ == "__main__":

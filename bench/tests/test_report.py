@@ -19,6 +19,11 @@ def wrk_result(rps=5000.0, p99=10.0, non_2xx=0, socket_errors=0, responses_2xx=N
             "timeouts": 0, "responses_2xx": responses_2xx}
 
 
+def ran(*names):
+    """A ceiling's recorded statements, by name (the SQL does not matter here)."""
+    return [{"name": name, "sql": "SELECT 1", "params": []} for name in names]
+
+
 def facts(size=1_000_000, connections=32, **overrides):
     api = {
         "alerts_first_page": wrk_result(rps=4000, p99=15),
@@ -37,11 +42,11 @@ def facts(size=1_000_000, connections=32, **overrides):
          "events": size, "alerts": size * 4 // 10},
         {"kind": "argon2", "memory_kib": 19456, "iterations": 2, "parallelism": 1, "hashing_slots": 2},
         {"kind": "pgbench", "size": size, "scenario": "ingest", "tps": 3000.0, "latency_ms": 10.0,
-         "failed": 0, "clients": 32},
+         "failed": 0, "clients": 32, "statements": ran("auth", "create"), "drawn": {}},
         {"kind": "pgbench", "size": size, "scenario": "alerts_first_page", "tps": 8000.0, "latency_ms": 4.0,
-         "failed": 0, "clients": 32},
+         "failed": 0, "clients": 32, "statements": ran("auth", "count", "list"), "drawn": {}},
         {"kind": "pgbench", "size": size, "scenario": "alert_by_id", "tps": 20000.0, "latency_ms": 1.6,
-         "failed": 0, "clients": 32},
+         "failed": 0, "clients": 32, "statements": ran("auth", "get"), "drawn": {"p2": "random(1, 400000)"}},
         {"kind": "cold_start", "result": {"missing": [], "functions": {"alerts": {
             "starts": 10, "ok": 10, "errors": [], "median_ms": 25.0, "min_ms": 20.0, "max_ms": 40.0,
             "peak_rss_kb_max": 16 * 1024, "bootstrap_bytes": 8 * 2**20, "zip_bytes": 3 * 2**20,
@@ -134,6 +139,44 @@ class CeilingsTest(unittest.TestCase):
         self.assertIn("| GET /api/alerts/{id}/, random ids (analyst) | 1,000,000 | 5,000.0 | 20,000.0 | 0.25 |",
                       page[reads:])
         self.assertIn("-c 32 -j 2 -T 10", page[reads:])
+
+    def test_the_page_says_each_ceiling_runs_the_user_s_check_first(self):
+        page = report.render_markdown(report.build_document(facts()))
+        ingest = page.index("## Ingest against the database's ceiling")
+        reads = page.index("## Reads against the database's ceiling")
+        self.assertIn("the signed-in user's check, then the insert", page[ingest:reads])
+        self.assertIn("the ratio compares like with like", page[ingest:reads])
+        self.assertIn("| 1,000,000 | auth, create | 3,000.0 |", page[ingest:reads])
+        self.assertIn("the signed-in user's check, then for the first page", page[reads:])
+        self.assertIn("(`\\set p2 random(1, 400000)`)", page[reads:])
+        self.assertIn("| alerts_first_page | 1,000,000 | auth, count, list | 8,000.0 |", page[reads:])
+        self.assertIn("| alert_by_id | 1,000,000 | auth, get | 20,000.0 |", page[reads:])
+        self.assertNotIn("without the signed-in user's check", page)
+        summary = report.md_summary(report.build_document(facts()), "latest.md")
+        self.assertIn("for the same request, the signed-in user's check included, at the same", summary)
+
+    def test_ceilings_of_runs_from_before_the_user_s_check_are_said_to_lack_it(self):
+        found = facts()
+        for fact in found:
+            if fact["kind"] == "pgbench":
+                fact["statements"] = [s for s in fact["statements"] if s["name"] != "auth"]
+        found.append({"kind": "pgbench", "size": 2000, "scenario": "ingest", "tps": 1.0})  # none recorded
+        doc = report.build_document(found)
+        self.assertEqual(report.without_user_check(doc, 1_000_000), ["alert_by_id", "alerts_first_page", "ingest"])
+        self.assertEqual(report.without_user_check(doc, 2000), ["ingest"])
+        page = report.render_markdown(doc)
+        ingest = page.index("## Ingest against the database's ceiling")
+        reads = page.index("## Reads against the database's ceiling")
+        self.assertIn("one transaction per request: the insert", page[ingest:reads])
+        self.assertIn("This run's ingest ceiling ran without the signed-in user's check", page[ingest:reads])
+        self.assertIn("| 2,000 | not recorded |", page[ingest:reads])
+        self.assertIn("This run's alert_by_id, alerts_first_page ceilings ran without", page[reads:])
+        self.assertNotIn("like with like", page)
+        summary = report.md_summary(doc, "latest.md")
+        self.assertIn("for the same request (without the signed-in user's check, which this run predates, "
+                      "for: GET /api/alerts/?severity=High&status=Open (first page, analyst); "
+                      "GET /api/alerts/{id}/, random ids (analyst); POST /api/events/, High event (admin)) "
+                      "at the same concurrency", summary)
 
 
 class DocsSectionTest(unittest.TestCase):

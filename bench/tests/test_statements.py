@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
+import fake_tmctl
 import helpers
 import pgbench
 import statements
@@ -27,13 +28,18 @@ def local_server_answers():
 class ParseTest(unittest.TestCase):
     def test_recorded_outputs_parse(self):
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
-        self.assertEqual([s.name for s in first], ["count", "list"])
-        self.assertEqual(first[0].params, ("Open", "High"))
+        # Every signed-in request checks its user first (tmctl's default user, 1).
+        self.assertEqual([s.name for s in first], ["auth", "count", "list"])
+        self.assertEqual(first[0].params, ("1",))
+        self.assertIn("FROM users WHERE id = $1", first[0].sql)
+        self.assertEqual(statements.by_name(first, "count").params, ("Open", "High"))
         self.assertIn("LIMIT 20 OFFSET 0", statements.by_name(first, "list").sql)
         deep = statements.parse(helpers.fixture("alerts-list-page-6064.json"))
         self.assertIn("OFFSET 121260", statements.by_name(deep, "list").sql)
-        (get,) = statements.parse(helpers.fixture("alerts-get-123.json"))
-        self.assertEqual((get.name, get.params), ("get", ("123",)))
+        auth, get = statements.parse(helpers.fixture("alerts-get-123.json"))
+        self.assertEqual((auth.name, get.name, get.params), ("auth", "get", ("123",)))
+        for name in ("events-create.json", "events-list-window.json", "alerts-list-two-statuses.json"):
+            self.assertEqual(statements.parse(helpers.fixture(name))[0].name, "auth", name)
 
     def test_malformed_outputs_are_refused(self):
         for text, message in [
@@ -48,7 +54,7 @@ class ParseTest(unittest.TestCase):
                 statements.parse(text)
 
     def test_by_name_names_what_there_is(self):
-        with self.assertRaisesRegex(StatementsError, "no statement named 'rows' .have count, list"):
+        with self.assertRaisesRegex(StatementsError, "no statement named 'rows' .have auth, count, list"):
             statements.by_name(statements.parse(helpers.fixture("alerts-list-first-page.json")), "rows")
 
 
@@ -62,8 +68,24 @@ class FetchTest(unittest.TestCase):
 
     def test_fetch_runs_tmctl_statements_with_the_query_string(self):
         found = statements.fetch(self.tmctl, "alerts-list", "severity=High&status=Open&page=6064")
-        self.assertIn("OFFSET 121260", found[1].sql)
-        self.assertEqual(statements.fetch(self.tmctl, "alerts-get", 123)[0].params, ("123",))
+        self.assertIn("OFFSET 121260", statements.by_name(found, "list").sql)
+        self.assertEqual(statements.by_name(statements.fetch(self.tmctl, "alerts-get", 123), "get").params,
+                         ("123",))
+
+    def test_fetch_passes_the_user_to_tmctl(self):
+        found = statements.fetch(self.tmctl, "alerts-get", 123, user=2)  # the recording made with --user 2
+        self.assertEqual([(s.name, s.params) for s in found], [("auth", ("2",)), ("get", ("123",))])
+        found = statements.fetch(self.tmctl, "alerts-list", "severity=High&status=Open", user=7)
+        self.assertEqual(statements.by_name(found, "auth").params, ("7",))
+        self.assertEqual(statements.by_name(found, "count").params, ("Open", "High"))
+        with self.assertRaisesRegex(StatementsError, r"`\S+ statements alerts-list page=x --user 3` failed"):
+            statements.fetch(self.tmctl, "alerts-list", "page=x", user=3)
+
+    def test_the_fake_changes_what_tmctl_s_user_changes(self):
+        # fake_tmctl.py serves other users' statements from user 1's
+        # recordings; tmctl's own output for --user 2 says that is right.
+        self.assertEqual(fake_tmctl.as_user(helpers.fixture("alerts-get-123.json"), "2"),
+                         helpers.fixture("alerts-get-123-user-2.json"))
 
     def test_a_rejected_query_string_is_an_error_with_tmctl_s_message(self):
         with self.assertRaisesRegex(StatementsError, r"status 2.*invalid query string 'page=x'"):
@@ -90,7 +112,7 @@ class TokensTest(unittest.TestCase):
         self.assertEqual(self.params(sql), ["1", "11", "12"])
 
     def test_the_pieces_put_back_together_are_the_statement(self):
-        sql = statements.parse(helpers.fixture("events-create.json"))[0].sql
+        sql = statements.by_name(statements.parse(helpers.fixture("events-create.json")), "create").sql
         self.assertEqual("".join(text if kind != "param" else "$" + text for kind, text in statements.tokens(sql)),
                          sql)
 
@@ -101,41 +123,44 @@ class TokensTest(unittest.TestCase):
 
 
 class PgbenchScriptTest(unittest.TestCase):
-    def test_the_first_page_is_one_transaction_of_count_and_list(self):
+    def test_the_first_page_is_one_transaction_of_the_user_s_check_count_and_list(self):
         found = statements.parse(helpers.fixture("alerts-list-first-page.json"))
         script, defines = statements.pgbench_script(found)
-        count, listing = script.splitlines()
+        auth, count, listing = script.splitlines()
+        self.assertEqual(auth, "SELECT role FROM users WHERE id = :p1 AND is_active;")
+        # The count's $1 and $2 number on after the check's, the list's after the count's.
         self.assertEqual(count, "SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts "
-                                "WHERE TRUE AND status = :p1 AND severity = :p2;")
-        # The list's $1 and $2 number on after the count's.
-        self.assertIn("a.status = :p3 AND a.severity = :p4 ORDER BY", listing)
+                                "WHERE TRUE AND status = :p2 AND severity = :p3;")
+        self.assertIn("a.status = :p4 AND a.severity = :p5 ORDER BY", listing)
         self.assertTrue(listing.endswith("a.id DESC;"))
         self.assertNotIn("$", script)
-        self.assertEqual(defines, {"p1": "Open", "p2": "High", "p3": "Open", "p4": "High"})
-        self.assertEqual(statements.pgbench_define_args(defines)[:4], ["-D", "p1=Open", "-D", "p2=High"])
+        self.assertEqual(defines, {"p1": "1", "p2": "Open", "p3": "High", "p4": "Open", "p5": "High"})
+        self.assertEqual(statements.pgbench_define_args(defines)[:4], ["-D", "p1=1", "-D", "p2=Open"])
 
     def test_a_drawn_parameter_is_set_each_transaction_instead_of_defined(self):
         found = statements.parse(helpers.fixture("alerts-get-123.json"))
-        script, defines = statements.pgbench_script(found, drawn={"p1": "random(5, 9)"})
+        script, defines = statements.pgbench_script(found, drawn={"p2": "random(5, 9)"})
         lines = script.splitlines()
-        self.assertEqual(lines[0], "\\set p1 random(5, 9)")
-        self.assertTrue(lines[1].endswith("WHERE a.id = :p1;"))
-        self.assertEqual(defines, {})
-        with self.assertRaisesRegex(StatementsError, "no parameter p2 to draw"):
-            statements.pgbench_script(found, drawn={"p2": "random(1, 2)"})
+        self.assertEqual(lines[0], "\\set p2 random(5, 9)")
+        self.assertTrue(lines[1].endswith("WHERE id = :p1 AND is_active;"))
+        self.assertTrue(lines[2].endswith("WHERE a.id = :p2;"))
+        self.assertEqual(defines, {"p1": "1"})
+        with self.assertRaisesRegex(StatementsError, "no parameter p3 to draw"):
+            statements.pgbench_script(found, drawn={"p3": "random(1, 2)"})
 
     def test_ingest_keeps_its_quoted_literal_and_passes_every_field(self):
         found = statements.parse(helpers.fixture("events-create.json"))
         script, defines = statements.pgbench_script(found)
-        self.assertIn("VALUES (:p1, :p2, :p3, :p4)", script)
+        self.assertTrue(script.startswith("SELECT role FROM users WHERE id = :p1 AND is_active;\n"))
+        self.assertIn("VALUES (:p2, :p3, :p4, :p5)", script)
         self.assertIn("WHERE severity >= 'High'", script)
-        self.assertEqual(list(defines.values()), ["sensor-001", "intrusion", "High", "x"])
+        self.assertEqual(list(defines.values()), ["1", "sensor-001", "intrusion", "High", "x"])
 
     def test_arrays_are_passed_as_their_literal(self):
         found = statements.parse(helpers.fixture("alerts-list-two-statuses.json"))
         script, defines = statements.pgbench_script(found)
-        self.assertIn("= ANY(:p1)", script)
-        self.assertEqual(defines["p2"], "{Open,Acknowledged}")
+        self.assertIn("= ANY(:p2)", script)
+        self.assertEqual(defines["p3"], "{Open,Acknowledged}")
 
     def test_what_pgbench_would_misread_is_refused(self):
         for sql in ("SELECT 'a:b' = $1", "SELECT (ARRAY[1, 2])[1:2] = $1", "SELECT 1 WHERE x = $1 -- :x"):
@@ -156,6 +181,30 @@ class PgbenchScriptTest(unittest.TestCase):
         self.assertEqual(script, "SELECT 1;\n")
 
 
+class PgbenchVariableTest(unittest.TestCase):
+    def test_a_statement_s_parameter_numbers_on_from_the_statements_before_it(self):
+        get = statements.parse(helpers.fixture("alerts-get-123.json"))
+        self.assertEqual(statements.pgbench_variable(get, "get"), "p2")  # after the user's check
+        self.assertEqual(statements.pgbench_variable(get, "auth"), "p1")
+        first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
+        self.assertEqual(statements.pgbench_variable(first, "count", 2), "p3")
+        self.assertEqual(statements.pgbench_variable(first, "list", 2), "p5")
+        # Whatever comes first, the number names the get statement's id in the script.
+        alone = [statements.by_name(get, "get")]
+        self.assertEqual(statements.pgbench_variable(alone, "get"), "p1")
+        script, _ = statements.pgbench_script(get, drawn={statements.pgbench_variable(get, "get"): "random(1, 2)"})
+        self.assertTrue(script.splitlines()[-1].endswith("WHERE a.id = :p2;"))
+
+    def test_a_missing_statement_or_parameter_is_an_error(self):
+        first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
+        with self.assertRaisesRegex(StatementsError, "no statement named 'get' .have auth, count, list"):
+            statements.pgbench_variable(first, "get")
+        for number in (0, 3):
+            with self.subTest(number=number), self.assertRaisesRegex(StatementsError,
+                                                                     rf"count has no parameter \${number} .it has 2"):
+                statements.pgbench_variable(first, "count", number)
+
+
 class ExplainCommandsTest(unittest.TestCase):
     def test_literals(self):
         self.assertEqual(statements.sql_literal("High"), "'High'")
@@ -164,7 +213,7 @@ class ExplainCommandsTest(unittest.TestCase):
         self.assertEqual(statements.sql_literal(None), "NULL")
 
     def test_prepare_then_explain_the_execution_with_the_parameters(self):
-        (get,) = statements.parse(helpers.fixture("alerts-get-123.json"))
+        get = statements.by_name(statements.parse(helpers.fixture("alerts-get-123.json")), "get")
         commands = statements.explain_commands(get, "force_generic_plan")
         self.assertEqual(commands[0], "SET plan_cache_mode = force_generic_plan")
         self.assertEqual(commands[1], "PREPARE bench_query AS " + get.sql)
