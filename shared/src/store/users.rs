@@ -21,11 +21,11 @@ pub async fn credentials(db: &PgPool, username: &str) -> sqlx::Result<Option<Cre
         .await
 }
 
-/// The current role of an active user; `None` if the user is gone or inactive.
 const ACTIVE_ROLE: &str = "SELECT role FROM users WHERE id = $1 AND is_active";
 
-/// Run for every signed-in request, so that a deactivation or a role
-/// change takes effect at once.
+/// The current role of an active user; `None` if the user is gone or
+/// inactive. Run for every signed-in request, so that a deactivation or a
+/// role change takes effect at once.
 pub async fn active_role(db: &PgPool, id: i64) -> sqlx::Result<Option<Role>> {
     sqlx::query_scalar(ACTIVE_ROLE)
         .bind(id)
