@@ -45,8 +45,17 @@ pub enum ApiError {
     Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed { method: Method, allow: HeaderValue },
+    /// The body, or the batch in it, is over a limit the message names.
     #[error("payload too large")]
-    PayloadTooLarge,
+    PayloadTooLarge(String),
+    /// Field errors of items inside a list, keyed by list and position:
+    /// `{"events": {"3": {"severity": ["..."]}}}`.
+    #[error("validation failed in list items")]
+    ItemValidation(serde_json::Value),
+    /// A well-formed request the server will not act on (an idempotency key
+    /// reused with another body).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     /// Too many failed sign-ins for a username: retry after this many seconds.
     #[error("throttled")]
     Throttled(u64),
@@ -72,9 +81,10 @@ pub enum ApiError {
 impl ApiError {
     pub fn status_code(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::BadRequest(_) | Self::MalformedJson(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::Validation(_)
+            | Self::ItemValidation(_)
+            | Self::BadRequest(_)
+            | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
             Self::NotAuthenticated | Self::InvalidToken | Self::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
             }
@@ -82,7 +92,8 @@ impl ApiError {
             Self::NotFound | Self::InvalidPage => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) | Self::DbCredentialsRejected(_) => {
@@ -116,7 +127,10 @@ impl ApiError {
             Self::MethodNotAllowed { method, .. } => {
                 json!({ "detail": format!("Method \"{method}\" not allowed.") })
             }
-            Self::PayloadTooLarge => json!({ "detail": "Request body is larger than 256 KiB." }),
+            Self::PayloadTooLarge(message) | Self::Unprocessable(message) => {
+                json!({ "detail": message })
+            }
+            Self::ItemValidation(errors) => errors.clone(),
             Self::Throttled(seconds) => json!({
                 "detail": format!("Request was throttled. Expected available in {seconds} seconds.")
             }),
@@ -132,6 +146,11 @@ impl ApiError {
 }
 
 impl ApiError {
+    /// The body is over `limit` bytes.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::PayloadTooLarge(format!("Request body is larger than {} KiB.", limit / 1024))
+    }
+
     /// A failure of `context` caused by `source`, for the log only.
     pub fn internal(
         context: &'static str,

@@ -27,6 +27,8 @@ use crate::models::fields::{Mode, TextRule};
 
 /// The name of the Bearer (JWT) security scheme.
 pub const BEARER: &str = "jwt";
+/// The name of the ingest key security scheme.
+pub const INGEST_KEY: &str = "ingest_key";
 const JSON: &str = "application/json";
 
 /// `{"detail": "..."}`: every error that is not about particular fields.
@@ -57,6 +59,8 @@ pub enum Access {
     AnyUser,
     /// Admins; analysts get a 403.
     Admin,
+    /// Admins and ingest keys (event ingest); analysts get a 403.
+    Sender,
 }
 
 /// One operation, described by what the handler does; [`Endpoint::build`]
@@ -122,6 +126,12 @@ impl Endpoint {
             }
             Access::Admin => {
                 op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
+                errors.extend([401, 403]);
+            }
+            Access::Sender => {
+                op = op
+                    .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+                    .security(SecurityRequirement::new(INGEST_KEY, Vec::<String>::new()));
                 errors.extend([401, 403]);
             }
         }
@@ -260,7 +270,7 @@ pub fn page_of<T: ToSchema>() -> RefOr<Schema> {
 /// whatever their value), and nothing else.
 pub fn object_body(
     description: &str,
-    writable: Vec<(&str, RefOr<Schema>)>,
+    writable: Vec<(&str, bool, RefOr<Schema>)>,
     mode: Mode,
     read_only: &[&str],
 ) -> RefOr<Schema> {
@@ -268,9 +278,9 @@ pub fn object_body(
         .schema_type(Type::Object)
         .description(Some(description))
         .additional_properties(Some(AdditionalProperties::FreeForm(false)));
-    for (name, schema) in writable {
+    for (name, optional, schema) in writable {
         object = object.property(name, schema);
-        if mode == Mode::Full {
+        if mode == Mode::Full && !optional {
             object = object.required(name);
         }
     }
@@ -425,6 +435,96 @@ pub fn datetime_param(name: &str, description: &str) -> Parameter {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
     )
     .build()
+}
+
+/// The optional `Idempotency-Key` header of the ingest routes.
+pub fn idempotency_param() -> Parameter {
+    ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "1–255 printable ASCII characters. The first answer is kept for 24 hours per \
+             user or key: a retry with the same key and body gets it again (with \
+             `Idempotent-Replayed: true`) and stores nothing; the same key with another \
+             body is a 422; a retry while the first is running is a 409.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[ -~]+$")),
+        ))
+        .build()
+}
+
+/// `{"events": [item, ...]}`, 1 to `max` items.
+pub fn batch_schema(item: RefOr<Schema>, max: usize) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "events",
+            ArrayBuilder::new()
+                .items(item)
+                .min_items(Some(1))
+                .max_items(Some(max)),
+        )
+        .required("events")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .into()
+}
+
+/// `{"results": [T, ...]}`.
+pub fn batch_results<T: ToSchema>() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("results", ArrayBuilder::new().items(schema_ref::<T>()))
+        .required("results")
+        .into()
+}
+
+/// A non-empty list of `T`'s values, each at most once.
+pub fn choice_list<T: ToSchema>(description: &str) -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(schema_ref::<T>())
+        .min_items(Some(1))
+        .unique_items(true)
+        .description(Some(description))
+        .into()
+}
+
+/// An RFC 3339 date-time string.
+pub fn datetime(description: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .description(Some(description))
+        .into()
+}
+
+/// An object of optional `properties`, at least one given, nothing else.
+pub fn object_with_one_of_at_least(
+    description: &str,
+    properties: Vec<(&str, RefOr<Schema>)>,
+) -> RefOr<Schema> {
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description))
+        .min_properties(Some(1))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for (name, schema) in properties {
+        object = object.property(name, schema);
+    }
+    object.into()
+}
+
+/// `schema`, or `null` (an optional body field).
+pub fn nullable(schema: RefOr<Schema>) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(schema)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
 /// `page` and `page_size`, as `PageRequest::from_query` reads them.

@@ -9,6 +9,7 @@ use crate::auth::jwt::{JwtKeys, WeakSecret};
 use crate::config::secrets::SecretsClient;
 use crate::config::{AuthSettings, Config, ConfigError, DbSettings};
 use crate::db;
+use crate::ingest::SilenceCache;
 use crate::store::throttle::ThrottleRule;
 
 #[derive(Clone)]
@@ -20,6 +21,7 @@ pub struct AppState {
     /// Present when the database credentials came from Secrets Manager.
     pub credentials: Option<Arc<CredentialRefresher>>,
     pub throttle: ThrottleRule,
+    pub silences: SilenceCache,
 }
 
 /// The request timeout for the default database settings (2 s + 5 s + 1 s).
@@ -34,7 +36,14 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
             throttle: auth.throttle,
+            silences: SilenceCache::default(),
         })
+    }
+
+    /// For tests: how long silences are cached (see `ingest::SILENCE_CACHE_TTL`).
+    pub fn with_silence_ttl(mut self, ttl: Duration) -> Self {
+        self.silences = SilenceCache::new(ttl);
+        self
     }
 
     pub fn with_request_timeout(mut self, timeout: Duration) -> Self {

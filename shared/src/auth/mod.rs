@@ -10,6 +10,8 @@ use axum::http::request::Parts;
 use crate::error::ApiError;
 use crate::http::access_log::UserSlot;
 use crate::models::Role;
+use crate::models::event::Source;
+use crate::models::key::{KeyPrincipal, KeySecret};
 use crate::state::AppState;
 use crate::store;
 use jwt::TokenType;
@@ -31,6 +33,65 @@ impl AuthUser {
             Err(ApiError::Forbidden)
         }
     }
+}
+
+/// What a request presents: a user's access token, or an ingest key.
+enum Credential<'a> {
+    Token(&'a str),
+    Key(KeySecret),
+}
+
+/// The header that carries an ingest key when `Authorization` does not.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The request's credential: `Authorization: Bearer <jwt | tmk_...>`, or,
+/// without an `Authorization` header, `X-API-Key: tmk_...`. Anything shaped
+/// unlike a key in a key's place is a bad credential (401).
+fn credential(parts: &Parts) -> Result<Credential<'_>, ApiError> {
+    if !parts.headers.contains_key(AUTHORIZATION)
+        && let Some(value) = parts.headers.get(API_KEY_HEADER)
+    {
+        let raw = value.to_str().map_err(|_| ApiError::InvalidToken)?;
+        return KeySecret::parse(raw.trim())
+            .map(Credential::Key)
+            .ok_or(ApiError::InvalidToken);
+    }
+    let token = bearer_token(parts)?;
+    if KeySecret::looks_like_key(token) {
+        return KeySecret::parse(token)
+            .map(Credential::Key)
+            .ok_or(ApiError::InvalidToken);
+    }
+    Ok(Credential::Token(token))
+}
+
+/// The key's principal, or 401 for an unknown or revoked key (one answer
+/// for both).
+async fn key_principal(
+    parts: &Parts,
+    state: &AppState,
+    secret: &KeySecret,
+) -> Result<KeyPrincipal, ApiError> {
+    let key = store::keys::authenticate(&state.db, secret)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    if let Some(slot) = parts.extensions.get::<UserSlot>() {
+        slot.set_key(key.id);
+    }
+    Ok(key)
+}
+
+/// The signed-in user of a token.
+async fn token_user(parts: &Parts, state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = state.jwt.verify(token, TokenType::Access)?;
+    let id = claims.user_id()?;
+    let role = store::users::active_role(&state.db, id)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    if let Some(slot) = parts.extensions.get::<UserSlot>() {
+        slot.set(id);
+    }
+    Ok(AuthUser { id, role })
 }
 
 /// The bearer token of the `Authorization` header. A header with another
@@ -59,16 +120,57 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
-        let claims = state.jwt.verify(token, TokenType::Access)?;
-        let id = claims.user_id()?;
-        let role = store::users::active_role(&state.db, id)
-            .await?
-            .ok_or(ApiError::InvalidToken)?;
-        if let Some(slot) = parts.extensions.get::<UserSlot>() {
-            slot.set(id);
+        match credential(parts)? {
+            Credential::Token(token) => token_user(parts, state, token).await,
+            // A valid key is somebody, but may do nothing a user does.
+            Credential::Key(secret) => {
+                key_principal(parts, state, &secret).await?;
+                Err(ApiError::Forbidden)
+            }
         }
-        Ok(Self { id, role })
+    }
+}
+
+/// Who may record events: an admin, or an ingest key (bound to its source).
+#[derive(Debug, Clone)]
+pub enum Sender {
+    Admin(AuthUser),
+    Key(KeyPrincipal),
+}
+
+impl Sender {
+    /// Whose idempotency keys a request's belongs with.
+    pub fn principal(&self) -> String {
+        match self {
+            Self::Admin(user) => format!("user:{}", user.id),
+            Self::Key(key) => format!("key:{}", key.id),
+        }
+    }
+
+    /// The source a key's events must be; `None` for an admin.
+    pub fn bound_source(&self) -> Option<&Source> {
+        match self {
+            Self::Admin(_) => None,
+            Self::Key(key) => Some(&key.source),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Sender {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match credential(parts)? {
+            Credential::Token(token) => {
+                let user = token_user(parts, state, token).await?;
+                user.require(Role::Admin)?;
+                Ok(Self::Admin(user))
+            }
+            Credential::Key(secret) => key_principal(parts, state, &secret).await.map(Self::Key),
+        }
     }
 }
 

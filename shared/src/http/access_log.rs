@@ -1,4 +1,5 @@
-//! One log line per request: request id, route, status, latency, user id.
+//! One log line per request: request id, route, status, latency, user or
+//! ingest key id.
 //! Never bodies, query strings, headers or tokens: the token endpoint's body
 //! holds a password and the `Authorization` header holds a credential.
 
@@ -9,13 +10,18 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Filled by the authentication extractor once it knows who is calling.
+/// Filled by the authentication extractor once it knows who is calling: a
+/// user, or an ingest key.
 #[derive(Debug, Clone, Default)]
-pub struct UserSlot(Arc<OnceLock<i64>>);
+pub struct UserSlot(Arc<(OnceLock<i64>, OnceLock<i64>)>);
 
 impl UserSlot {
     pub fn set(&self, user_id: i64) {
-        let _ = self.0.set(user_id);
+        let _ = self.0.0.set(user_id);
+    }
+
+    pub fn set_key(&self, key_id: i64) {
+        let _ = self.0.1.set(key_id);
     }
 }
 
@@ -45,7 +51,8 @@ pub async fn access_log(mut req: Request, next: Next) -> Response {
         route = %route,
         status = response.status().as_u16(),
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        user_id = user.0.get().copied(),
+        user_id = user.0.0.get().copied(),
+        key_id = user.0.1.get().copied(),
         "request"
     );
     response

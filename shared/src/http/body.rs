@@ -19,17 +19,38 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let body = RawJson::<MAX_BODY_BYTES>::from_request(req, _state).await?;
+        body.object().map(Self)
+    }
+}
+
+/// A JSON request body of at most `LIMIT` bytes, kept as sent (an
+/// idempotent request compares the bytes of its retries); media type and
+/// size checked, syntax not yet.
+#[derive(Debug)]
+pub struct RawJson<const LIMIT: usize>(pub axum::body::Bytes);
+
+impl<const LIMIT: usize> RawJson<LIMIT> {
+    /// The body as a JSON object, or the API's error for what it is instead.
+    pub fn object(&self) -> Result<Map<String, Value>, ApiError> {
+        parse_object(&self.0)
+    }
+}
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for RawJson<LIMIT> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         check_media_type(req.headers().get(header::CONTENT_TYPE))?;
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-            return Err(ApiError::PayloadTooLarge);
+        if declared.is_some_and(|n| n > LIMIT) {
+            return Err(ApiError::body_too_large(LIMIT));
         }
-        let bytes = read_limited(req.into_body()).await?;
-        parse_object(&bytes).map(Self)
+        read_limited(req.into_body(), LIMIT).await.map(Self)
     }
 }
 
@@ -45,16 +66,14 @@ fn check_media_type(value: Option<&header::HeaderValue>) -> Result<(), ApiError>
     }
 }
 
-async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|err| {
-            if err.into_inner().is::<http_body_util::LengthLimitError>() {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("The request body could not be read.".to_owned())
-            }
-        })
+async fn read_limited(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|err| {
+        if err.into_inner().is::<http_body_util::LengthLimitError>() {
+            ApiError::body_too_large(limit)
+        } else {
+            ApiError::BadRequest("The request body could not be read.".to_owned())
+        }
+    })
 }
 
 fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {

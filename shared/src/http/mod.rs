@@ -4,6 +4,7 @@
 pub mod access_log;
 pub mod body;
 pub mod deadline;
+pub mod idempotency;
 pub mod pagination;
 pub mod path;
 pub mod query;

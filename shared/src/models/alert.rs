@@ -23,6 +23,20 @@ pub struct Alert {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
     pub status: AlertStatus,
+    /// The key events attach to this alert by while it is not Resolved.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub dedup_key: Option<String>,
+    /// How many events this alert stands for: 1, and one more for each
+    /// event attached to it.
+    pub occurrences: i32,
+    /// When its first event came in.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub first_seen: OffsetDateTime,
+    /// When its latest event came in.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub last_seen: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
@@ -45,6 +59,10 @@ crate::body! {
         "severity",
         "description",
         "timestamp",
+        "dedup_key",
+        "occurrences",
+        "first_seen",
+        "last_seen",
         "created_at",
         "updated_at",
     ],

@@ -150,6 +150,27 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// What became of an ingested event: it raised an alert, was attached to
+    /// an open alert with its `dedup_key`, was silenced, or (Low, Medium)
+    /// needed no alert.
+    Outcome, "ingest_outcome" {
+        Raised => "raised",
+        Deduplicated => "deduplicated",
+        Suppressed => "suppressed",
+        None => "none",
+    }
+);
+
+wire_enum!(
+    /// Where a silence is in its window: not started, acting, or over.
+    SilenceState, "silence_state" {
+        Pending => "pending",
+        Active => "active",
+        Expired => "expired",
+    }
+);
+
 impl Severity {
     /// Whether an event of this severity must raise an alert.
     pub fn raises_alert(self) -> bool {

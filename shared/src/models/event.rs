@@ -1,11 +1,12 @@
 //! Security events: what is stored, what a client may write, how lists filter.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::models::fields::TextRule;
+use crate::models::fields::{BodyField, FieldErrors, NOT_NULL, REQUIRED, TextRule};
 use crate::models::query::{Exact, TimeRange};
-use crate::models::{EventType, Severity};
+use crate::models::{EventType, Outcome, Severity};
 
 pub const SOURCE_MAX_CHARS: usize = 100;
 /// Documented in the API reference; the schema enforces it too.
@@ -29,7 +30,19 @@ crate::text_field!(
     }
 );
 
-/// An event as the API shows it, with the id of the alert it raised, if any.
+pub const DEDUP_KEY_MAX_CHARS: usize = 255;
+
+crate::text_field!(
+    /// What makes events the same incident: 1–255 characters, kept verbatim.
+    pub DedupKey = TextRule {
+        max_chars: DEDUP_KEY_MAX_CHARS,
+        allow_blank: false,
+        trim: false,
+    }
+);
+
+/// An event as the API shows it, with the alert it raised or was attached
+/// to, and what became of it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
@@ -38,12 +51,111 @@ pub struct Event {
     pub event_type: EventType,
     pub severity: Severity,
     pub description: String,
+    /// Events with the same key attach to one alert while it is not Resolved.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub dedup_key: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
-    /// The alert this event raised, if it is High or Critical.
+    /// The alert this event raised or was attached to; none for Low and
+    /// Medium events and for suppressed ones.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub alert: Option<i64>,
+    pub outcome: Outcome,
+    /// The silence that suppressed it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub silence: Option<i64>,
+}
+
+/// What became of one event of a batch, in the request's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Ingested {
+    pub id: i64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub alert: Option<i64>,
+    pub outcome: Outcome,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub silence: Option<i64>,
+}
+
+crate::body! {
+    full IngestEvent: "An event as a sensor sends it. A High or Critical one raises an alert, \
+        or attaches to the open alert with its `dedup_key`, unless a silence matches it.",
+    fields {
+        /// The sensor or system that reported it. An ingest key's events
+        /// are its source's: leave it out, or give that same source.
+        source: Option<Source>,
+        event_type: EventType,
+        severity: Severity,
+        /// What was seen; kept verbatim, may be empty.
+        description: Description,
+        /// Events with the same key are one incident: while its alert is
+        /// not Resolved, they attach to it instead of raising another.
+        dedup_key: Option<DedupKey>,
+    },
+    read_only ["id", "timestamp", "alert", "outcome", "silence"],
+}
+
+/// An event ready to store: its source settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    pub source: Source,
+    pub event_type: EventType,
+    pub severity: Severity,
+    pub description: Description,
+    pub dedup_key: Option<DedupKey>,
+}
+
+impl Incoming {
+    /// Reads an ingest body. `bound` is the source of the ingest key that
+    /// sent it (`None` for a user, who must name the source): a key's event
+    /// takes the key's source, and may not name another.
+    pub fn parse(body: &Map<String, Value>, bound: Option<&Source>) -> Result<Self, FieldErrors> {
+        let parsed = IngestEvent::parse(body);
+        let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+        let given = body.get("source");
+        let source = match (given, bound) {
+            (None, Some(bound)) | (Some(Value::Null), Some(bound)) => Some(bound.clone()),
+            (None, None) => {
+                errors.add("source", REQUIRED);
+                None
+            }
+            (Some(Value::Null), None) => {
+                errors.add("source", NOT_NULL);
+                None
+            }
+            (Some(raw), bound) => match (Source::from_json(raw), bound) {
+                (Ok(named), Some(bound)) if named != *bound => {
+                    errors.add(
+                        "source",
+                        format!("This key may only send events from \"{}\".", bound.as_str()),
+                    );
+                    None
+                }
+                (Ok(named), _) => Some(named),
+                // Already recorded by the parse.
+                (Err(_), _) => None,
+            },
+        };
+        match (parsed, source) {
+            (Ok(event), Some(source)) if errors.is_empty() => Ok(Self {
+                source,
+                event_type: event.event_type,
+                severity: event.severity,
+                description: event.description,
+                dedup_key: event.dedup_key,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+impl Source {
+    /// A source already checked elsewhere (an ingest key's, from the database).
+    pub fn trusted(source: String) -> Self {
+        Self(source)
+    }
 }
 
 crate::body! {
@@ -57,7 +169,7 @@ crate::body! {
         /// What was seen; kept verbatim, may be empty.
         description: Description,
     },
-    read_only ["id", "timestamp", "alert"],
+    read_only ["id", "dedup_key", "timestamp", "alert", "outcome", "silence"],
 }
 
 crate::filters! {

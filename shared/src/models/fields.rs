@@ -89,12 +89,47 @@ impl TextRule {
 /// A type a body field can hold: how a present, non-null JSON value becomes
 /// one, and how the document describes it.
 pub trait BodyField: Sized {
+    /// Whether a complete body may leave the field out (`Option<T>`).
+    const OPTIONAL: bool = false;
+
     /// The value, or the message for the field's error list.
     fn from_json(value: &Value) -> Result<Self, String>;
+
+    /// What an explicit `null` means: an error unless the field is optional.
+    fn from_null() -> Result<Self, String> {
+        Err(NOT_NULL.to_owned())
+    }
+
+    /// What a complete body that leaves the field out means, if it may.
+    fn absent() -> Option<Self> {
+        None
+    }
 
     /// The field's schema; `description` is the field's doc comment.
     #[cfg(feature = "openapi")]
     fn schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>;
+}
+
+/// A field a complete body may leave out or set to `null`; it is then `None`.
+impl<T: BodyField> BodyField for Option<T> {
+    const OPTIONAL: bool = true;
+
+    fn from_json(value: &Value) -> Result<Self, String> {
+        T::from_json(value).map(Some)
+    }
+
+    fn from_null() -> Result<Self, String> {
+        Ok(None)
+    }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::nullable(T::schema(description))
+    }
 }
 
 /// The string of a JSON value, refusing other types and NUL characters
@@ -184,11 +219,12 @@ impl<'a> Fields<'a> {
     /// recorded when it is present but bad.
     pub fn optional<T: BodyField>(&mut self, name: &str) -> Option<T> {
         let value = self.map.get(name)?;
-        if value.is_null() {
-            self.errors.add(name, NOT_NULL);
-            return None;
-        }
-        match T::from_json(value) {
+        let parsed = if value.is_null() {
+            T::from_null()
+        } else {
+            T::from_json(value)
+        };
+        match parsed {
             Ok(parsed) => Some(parsed),
             Err(message) => {
                 self.errors.add(name, message);
@@ -200,8 +236,11 @@ impl<'a> Fields<'a> {
     /// A field that must be present: `None` only with an error recorded.
     pub fn required<T: BodyField>(&mut self, name: &str) -> Option<T> {
         if !self.map.contains_key(name) {
-            self.errors.add(name, REQUIRED);
-            return None;
+            let absent = T::absent();
+            if absent.is_none() {
+                self.errors.add(name, REQUIRED);
+            }
+            return absent;
         }
         self.optional(name)
     }
@@ -337,6 +376,7 @@ macro_rules! body {
                         $doc,
                         vec![$((
                             stringify!($field),
+                            <$ty as $crate::models::fields::BodyField>::OPTIONAL,
                             <$ty as $crate::models::fields::BodyField>::schema(
                                 concat!($($field_doc),*).trim(),
                             ),

@@ -4,7 +4,9 @@ pub mod alert;
 pub mod domain;
 pub mod event;
 pub mod fields;
+pub mod key;
 pub mod query;
+pub mod silence;
 pub mod user;
 
-pub use domain::{AlertStatus, EventType, Role, Severity, UnknownValue};
+pub use domain::{AlertStatus, EventType, Outcome, Role, Severity, SilenceState, UnknownValue};

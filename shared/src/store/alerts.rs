@@ -11,7 +11,8 @@ use crate::models::alert::{Alert, AlertFilter, AlertUpdate};
 macro_rules! select_alerts {
     () => {
         "SELECT a.id, a.event_id AS event, e.source, e.event_type, a.severity, \
-         e.description, e.timestamp, a.status, a.created_at, a.updated_at \
+         e.description, e.timestamp, a.status, a.dedup_key, a.occurrences, a.first_seen, \
+         a.last_seen, a.created_at, a.updated_at \
          FROM alerts a JOIN events e ON e.id = a.event_id"
     };
 }
@@ -176,6 +177,19 @@ pub enum Updated {
         from: AlertStatus,
         to: AlertStatus,
     },
+    /// Reopening would make two alerts with one dedup key not Resolved:
+    /// `other` is the one that is.
+    KeyTaken {
+        other: i64,
+    },
+}
+
+/// The id of the event that raised alert `id`; `None` if there is no such alert.
+pub async fn event_of(db: &PgPool, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT event_id FROM alerts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Applies an update on behalf of user `by`. The row is locked while
@@ -205,6 +219,18 @@ pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx
         });
     }
     let next = status.filter(|next| *next != current);
+    if current == AlertStatus::Resolved && next.is_some() {
+        let other: Option<i64> = sqlx::query_scalar(
+            "SELECT o.id FROM alerts a JOIN alerts o ON o.dedup_key = a.dedup_key \
+             WHERE a.id = $1 AND o.id <> a.id AND o.status <> 'Resolved'",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(other) = other {
+            return Ok(Updated::KeyTaken { other });
+        }
+    }
     if next.is_some() {
         sqlx::query(
             "WITH changed AS ( \

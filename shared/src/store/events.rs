@@ -1,19 +1,28 @@
 //! Events, and the alert rule that goes with every write to one.
 //!
-//! Each write is a single statement whose CTEs write the event and its alert
-//! together: atomic without an explicit transaction, and one round trip.
+//! Ingest (one event or a batch) is a single statement whose CTEs write the
+//! events and their alerts together: atomic without an explicit
+//! transaction, one round trip, and a handful of index writes per event
+//! whatever the batch size.
 
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 use super::{Sql, Statement};
-use crate::models::event::{Event, EventChanges, EventFilter, NewEvent};
+use crate::models::event::{Event, EventChanges, EventFilter, Incoming, Ingested};
 
-/// The columns of `Event`, from `events e` and its alert `a`. A macro so
+/// The columns of `Event`, from `events e` and the alert `a` it raised. An
+/// event attached to another's alert names it in `alert_id`. A macro so
 /// that `concat!` can build static SQL from it.
 macro_rules! select_events {
     () => {
-        "SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
-         a.id AS alert FROM events e LEFT JOIN alerts a ON a.event_id = e.id"
+        "SELECT e.id, e.source, e.event_type, e.severity, e.description, e.dedup_key, \
+         e.timestamp, COALESCE(a.id, e.alert_id) AS alert, \
+         (CASE WHEN e.silence_id IS NOT NULL THEN 'suppressed' \
+               WHEN a.id IS NOT NULL THEN 'raised' \
+               WHEN e.alert_id IS NOT NULL THEN 'deduplicated' \
+               ELSE 'none' END)::ingest_outcome AS outcome, \
+         e.silence_id AS silence \
+         FROM events e LEFT JOIN alerts a ON a.event_id = e.id"
     };
 }
 
@@ -82,59 +91,201 @@ pub fn list_statements(filter: &EventFilter, limit: i64, offset: i64) -> Vec<Sta
     ]
 }
 
+/// The events of alert `alert`: `first`, the one that raised it, and those
+/// attached to it.
+const OF_ALERT: &str = " WHERE (e.alert_id = $1 OR e.id = $2)";
+
+pub async fn count_of_alert(db: &PgPool, alert: i64, first: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM events e WHERE (e.alert_id = $1 OR e.id = $2)")
+        .bind(alert)
+        .bind(first)
+        .fetch_one(db)
+        .await
+}
+
+/// Newest first, as every event list.
+pub async fn list_of_alert(
+    db: &PgPool,
+    alert: i64,
+    first: i64,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Event>> {
+    let mut sql = Sql::new(select_events!(), false);
+    sql.push(OF_ALERT);
+    super::push_page(&mut sql, "e.timestamp DESC, e.id DESC", limit, offset);
+    sql.qb
+        .build_query_as()
+        .bind(alert)
+        .bind(first)
+        .fetch_all(db)
+        .await
+}
+
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Event>> {
     sqlx::query_as(GET).bind(id).fetch_optional(db).await
 }
 
-/// Stores an event; a High or Critical one raises its Open alert in the same statement.
-fn create_sql(event: &NewEvent, show: bool) -> Sql {
-    let NewEvent {
-        source,
-        event_type,
-        severity,
-        description,
-    } = event;
+/// An event to store, with the silence that matched it, if one did.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub event: Incoming,
+    pub silence: Option<i64>,
+}
+
+/// Stores events in order, in one statement. Ids are drawn from the
+/// events' sequence first, so alerts can name their event in the same
+/// statement. Each High or Critical event that no silence matched raises an
+/// alert; those with a `dedup_key` are grouped by key, and each group raises
+/// one alert or, when an alert with that key is not Resolved, attaches to it
+/// (`ON CONFLICT` on the partial unique index, so concurrent writers cannot
+/// raise two). The group's first event is the alert's `event`; the others
+/// name it in `alert_id`. Groups are written in key order, so two batches
+/// attaching to the same alerts lock them in the same order.
+///
+/// `full` answers whole events (the single POST), otherwise what a batch
+/// answers of each.
+fn ingest_sql(items: &[Prepared], full: bool, show: bool) -> Sql {
+    let mut columns = Columns::default();
+    for Prepared { event, silence } in items {
+        columns.source.push(event.source.as_str().to_owned());
+        columns.event_type.push(event.event_type);
+        columns.severity.push(event.severity);
+        columns
+            .description
+            .push(event.description.as_str().to_owned());
+        columns
+            .dedup_key
+            .push(event.dedup_key.as_ref().map(|k| k.as_str().to_owned()));
+        columns.silence.push(*silence);
+    }
     let mut sql = Sql::new(
-        "WITH e AS ( \
-             INSERT INTO events (source, event_type, severity, description) VALUES (",
+        "WITH input AS ( \
+             SELECT nextval('events_id_seq'::regclass) AS id, t.* \
+             FROM unnest(",
         show,
     );
-    sql.bind(source.as_str().to_owned())
+    sql.bind(columns.source)
+        .push("::text[], ")
+        .bind(columns.event_type)
         .push(", ")
-        .bind(*event_type)
+        .bind(columns.severity)
         .push(", ")
-        .bind(*severity)
-        .push(", ")
-        .bind(description.as_str().to_owned())
+        .bind(columns.description)
+        .push("::text[], ")
+        .bind(columns.dedup_key)
+        .push("::text[], ")
+        .bind(columns.silence)
         .push(
-            ") RETURNING * \
-             ), a AS ( \
-                 INSERT INTO alerts (event_id, severity) \
-                 SELECT id, severity FROM e WHERE severity >= 'High' RETURNING id, event_id \
-             ) \
-             SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
-                    a.id AS alert FROM e LEFT JOIN a ON a.event_id = e.id",
+            "::bigint[]) WITH ORDINALITY \
+                  AS t(source, event_type, severity, description, dedup_key, silence_id, n) \
+         ), raising AS ( \
+             SELECT * FROM input WHERE severity >= 'High' AND silence_id IS NULL \
+         ), alerted AS ( \
+             INSERT INTO alerts (event_id, severity, dedup_key, occurrences) \
+             SELECT * FROM ( \
+                 SELECT id, severity, dedup_key, 1 FROM raising WHERE dedup_key IS NULL \
+                 UNION ALL \
+                 SELECT (array_agg(id ORDER BY n))[1], max(severity), dedup_key, count(*)::int \
+                 FROM raising WHERE dedup_key IS NOT NULL GROUP BY dedup_key \
+             ) AS raised (event_id, severity, dedup_key, occurrences) \
+             ORDER BY dedup_key NULLS FIRST \
+             ON CONFLICT (dedup_key) WHERE status <> 'Resolved' DO UPDATE SET \
+                 occurrences = alerts.occurrences + EXCLUDED.occurrences, \
+                 severity = GREATEST(alerts.severity, EXCLUDED.severity), \
+                 last_seen = now(), updated_at = now() \
+             RETURNING id, event_id, dedup_key \
+         ), matched AS ( \
+             SELECT i.*, a.id AS alert, a.event_id AS alert_event \
+             FROM input i LEFT JOIN alerted a \
+               ON i.severity >= 'High' AND i.silence_id IS NULL \
+              AND (a.dedup_key = i.dedup_key OR (i.dedup_key IS NULL AND a.event_id = i.id)) \
+         ), stored AS ( \
+             INSERT INTO events \
+                 (id, source, event_type, severity, description, dedup_key, silence_id, alert_id) \
+             OVERRIDING SYSTEM VALUE \
+             SELECT id, source, event_type, severity, description, dedup_key, silence_id, \
+                    CASE WHEN alert_event <> id THEN alert END \
+             FROM matched ORDER BY n \
+             RETURNING id \
+         ) \
+         SELECT m.id, ",
         );
+    if full {
+        sql.push(
+            "m.source, m.event_type, m.severity, m.description, m.dedup_key, now() AS timestamp, ",
+        );
+    }
+    sql.push(
+        "m.alert, \
+             (CASE WHEN m.silence_id IS NOT NULL THEN 'suppressed' \
+                   WHEN m.alert IS NULL THEN 'none' \
+                   WHEN m.alert_event = m.id THEN 'raised' \
+                   ELSE 'deduplicated' END)::ingest_outcome AS outcome, \
+             m.silence_id AS silence \
+         FROM matched m ORDER BY m.n",
+    );
     sql
 }
 
-pub async fn create(db: &PgPool, event: &NewEvent) -> sqlx::Result<Event> {
-    create_sql(event, false)
+/// The batch's fields, a column each, as `unnest` reads them.
+#[derive(Default)]
+struct Columns {
+    source: Vec<String>,
+    event_type: Vec<crate::models::EventType>,
+    severity: Vec<crate::models::Severity>,
+    description: Vec<String>,
+    dedup_key: Vec<Option<String>>,
+    silence: Vec<Option<i64>>,
+}
+
+/// Records one event: what `POST /api/events/` answers.
+pub async fn create(db: impl PgExecutor<'_>, item: Prepared) -> sqlx::Result<Event> {
+    ingest_sql(std::slice::from_ref(&item), true, false)
         .qb
         .build_query_as()
         .fetch_one(db)
         .await
 }
 
-/// What recording an event runs.
-pub fn create_statements(event: &NewEvent) -> Vec<Statement> {
-    vec![create_sql(event, true).statement("create")]
+/// Records a batch, all or nothing: what became of each, in order.
+pub async fn create_batch(
+    db: impl PgExecutor<'_>,
+    items: &[Prepared],
+) -> sqlx::Result<Vec<Ingested>> {
+    let rows: Vec<(i64, Option<i64>, crate::models::Outcome, Option<i64>)> =
+        ingest_sql(items, false, false)
+            .qb
+            .build_query_as()
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, alert, outcome, silence)| Ingested {
+            id,
+            alert,
+            outcome,
+            silence,
+        })
+        .collect())
+}
+
+/// What recording one event runs.
+pub fn create_statements(item: Prepared) -> Vec<Statement> {
+    vec![ingest_sql(&[item], true, true).statement("create")]
+}
+
+/// What recording a batch runs.
+pub fn batch_statements(items: &[Prepared]) -> Vec<Statement> {
+    vec![ingest_sql(items, false, true).statement("batch")]
 }
 
 /// Changes the fields given. The alert's copy of the severity follows the
-/// event's, and raising the severity to High or Critical raises the event's
+/// event's (unless other events attached to it: it keeps the highest it has
+/// seen), and raising the severity to High or Critical raises the event's
 /// alert if it has none (the unique index on `alerts.event_id` makes that
-/// exactly one). `None` if there is no such event.
+/// exactly one; an attached or suppressed event raises none, and an edit
+/// never deduplicates). `None` if there is no such event.
 ///
 /// The event row is locked first, in its own statement: the write below then
 /// takes its snapshot after any concurrent writer to this event committed,
@@ -155,7 +306,7 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
     if exists.is_none() {
         return Ok(None);
     }
-    let event = sqlx::query_as(
+    sqlx::query(
         "WITH e AS ( \
              UPDATE events SET \
                  source = COALESCE($2, source), \
@@ -166,24 +317,23 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
          ), synced AS ( \
              UPDATE alerts SET severity = e.severity, updated_at = now() \
              FROM e WHERE alerts.event_id = e.id AND alerts.severity <> e.severity \
+               AND alerts.occurrences = 1 \
              RETURNING alerts.id \
-         ), raised AS ( \
-             INSERT INTO alerts (event_id, severity) \
-             SELECT id, severity FROM e WHERE severity >= 'High' \
-             ON CONFLICT (event_id) DO NOTHING RETURNING id \
          ) \
-         SELECT e.id, e.source, e.event_type, e.severity, e.description, e.timestamp, \
-                COALESCE((SELECT id FROM raised), \
-                         (SELECT id FROM alerts WHERE event_id = e.id)) AS alert \
-         FROM e",
+         INSERT INTO alerts (event_id, severity) \
+         SELECT id, severity FROM e \
+         WHERE severity >= 'High' AND alert_id IS NULL AND silence_id IS NULL \
+         ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(id)
     .bind(source.as_ref().map(|s| s.as_str()))
     .bind(event_type)
     .bind(severity)
     .bind(description.as_ref().map(|d| d.as_str()))
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
+    // A statement of its own: its snapshot sees the alert the one above raised.
+    let event = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(Some(event))
 }

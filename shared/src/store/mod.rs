@@ -4,6 +4,9 @@
 
 pub mod alerts;
 pub mod events;
+pub mod idempotency;
+pub mod keys;
+pub mod silences;
 pub mod throttle;
 pub mod users;
 
@@ -72,6 +75,40 @@ where
     /// An array literal; every wire spelling is a plain word, so no quoting.
     fn text(&self) -> String {
         let items: Vec<String> = self.iter().map(ToString::to_string).collect();
+        format!("{{{}}}", items.join(","))
+    }
+}
+
+/// PostgreSQL's array literal: each element quoted (`"` and `\` escaped),
+/// `NULL` for a missing one.
+fn array_literal<'a>(items: impl Iterator<Item = Option<&'a str>>) -> String {
+    let items: Vec<String> = items
+        .map(|item| match item {
+            None => "NULL".to_owned(),
+            Some(text) => format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\"")),
+        })
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+impl Param for Vec<String> {
+    fn text(&self) -> String {
+        array_literal(self.iter().map(|s| Some(s.as_str())))
+    }
+}
+
+impl Param for Vec<Option<String>> {
+    fn text(&self) -> String {
+        array_literal(self.iter().map(Option::as_deref))
+    }
+}
+
+impl Param for Vec<Option<i64>> {
+    fn text(&self) -> String {
+        let items: Vec<String> = self
+            .iter()
+            .map(|n| n.map_or_else(|| "NULL".to_owned(), |n| n.to_string()))
+            .collect();
         format!("{{{}}}", items.join(","))
     }
 }
@@ -193,6 +230,13 @@ mod tests {
             shown.params,
             ["High", "{High,Critical}", "1970-01-01T00:00:00.000001Z"]
         );
+    }
+
+    #[test]
+    fn text_arrays_are_quoted_and_nulls_are_null() {
+        let shown = vec![Some("a\"b".to_owned()), None, Some("c\\d,e".to_owned())].text();
+        assert_eq!(shown, r#"{"a\"b",NULL,"c\\d,e"}"#);
+        assert_eq!(vec![Some(3_i64), None].text(), "{3,NULL}");
     }
 
     #[test]

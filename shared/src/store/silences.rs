@@ -1,0 +1,108 @@
+//! Silences: created and ended by admins, read by everyone signed in, and
+//! loaded by each instance to match incoming events against.
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+
+use super::Sql;
+use crate::models::silence::{NewSilence, Silence, SilenceFilter};
+
+/// The columns of `Silence`; `ends_at` is when it stops acting, so an early
+/// end counts.
+macro_rules! select_silences {
+    () => {
+        "SELECT * FROM (SELECT id, source, event_type, severities AS severity, dedup_key, \
+         starts_at, LEAST(ends_at, ended_at) AS ends_at, ended_at, \
+         (CASE WHEN LEAST(ends_at, ended_at) <= now() THEN 'expired' \
+               WHEN starts_at > now() THEN 'pending' \
+               ELSE 'active' END)::silence_state AS state, \
+         comment, created_by, created_at FROM silences) s"
+    };
+}
+
+pub async fn create(db: &PgPool, silence: &NewSilence, by: i64) -> sqlx::Result<Silence> {
+    let NewSilence {
+        matchers,
+        starts_at,
+        ends_at,
+        comment,
+    } = silence;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO silences (source, event_type, severities, dedup_key, starts_at, ends_at, \
+         comment, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(matchers.source.as_deref())
+    .bind(matchers.event_type)
+    .bind(matchers.severity.as_deref())
+    .bind(matchers.dedup_key.as_deref())
+    .bind(starts_at)
+    .bind(ends_at)
+    .bind(comment.as_str())
+    .bind(by)
+    .fetch_one(db)
+    .await?;
+    Ok(get(db, id).await?.expect("the silence just stored"))
+}
+
+fn push_filters(sql: &mut Sql, filter: &SilenceFilter) {
+    let SilenceFilter { state, source } = filter;
+    sql.push(" WHERE TRUE");
+    if let Some(states) = state {
+        super::push_one_of(sql, "s.state", states);
+    }
+    if let Some(source) = source {
+        sql.push(" AND s.source = ").bind(source.0.clone());
+    }
+}
+
+pub async fn count(db: &PgPool, filter: &SilenceFilter) -> sqlx::Result<i64> {
+    let mut sql = Sql::new(concat!("SELECT count(*) FROM (", select_silences!()), false);
+    push_filters(&mut sql, filter);
+    sql.push(") c");
+    sql.qb.build_query_scalar().fetch_one(db).await
+}
+
+/// Newest first.
+pub async fn list(
+    db: &PgPool,
+    filter: &SilenceFilter,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Silence>> {
+    let mut sql = Sql::new(select_silences!(), false);
+    push_filters(&mut sql, filter);
+    super::push_page(&mut sql, "s.id DESC", limit, offset);
+    sql.qb.build_query_as().fetch_all(db).await
+}
+
+pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Silence>> {
+    sqlx::query_as(concat!(select_silences!(), " WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Ends a silence now; one already over keeps its end. `None` if there is
+/// no such silence.
+pub async fn end(db: &PgPool, id: i64) -> sqlx::Result<Option<Silence>> {
+    sqlx::query(
+        "UPDATE silences SET ended_at = now() WHERE id = $1 \
+         AND ended_at IS NULL AND ends_at > now()",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    get(db, id).await
+}
+
+/// The silences not over at `now`, active or pending: what an instance
+/// matches events against until it reloads.
+pub async fn not_over(db: &PgPool) -> sqlx::Result<(OffsetDateTime, Vec<Silence>)> {
+    let rows: Vec<Silence> = sqlx::query_as(concat!(
+        select_silences!(),
+        " WHERE s.state <> 'expired' ORDER BY s.id"
+    ))
+    .fetch_all(db)
+    .await?;
+    Ok((OffsetDateTime::now_utc(), rows))
+}
