@@ -9,15 +9,17 @@ use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::alert::{Alert, AlertFilter, AlertUpdate};
+use tm_shared::models::event::Event;
 use tm_shared::store::alerts::Updated;
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/alerts/";
 const DETAIL: &str = "/api/alerts/{id}/";
+const EVENTS: &str = "/api/alerts/{id}/events/";
 
 tm_shared::api! {
     tag: "alerts",
-    schemas: [Alert],
+    schemas: [Alert, Event],
     LIST => {
         get list for AnyUser {
             summary: "List alerts, newest first",
@@ -42,6 +44,15 @@ tm_shared::api! {
             body: Some(AlertUpdate::schema()),
             ok: (200, "The alert.", Some(schema_ref::<Alert>())),
             errors: &[404, 409],
+        },
+    },
+    EVENTS => {
+        get events for AnyUser {
+            summary: "List the events of an alert, newest first",
+            description: "Admins and analysts: the event that raised it and every event attached to it by its `dedup_key`.",
+            params: [vec![id_param("alert")], page_params().into()].concat(),
+            ok: (200, "A page of events.", Some(page_of::<Event>())),
+            errors: &[400, 404],
         },
     },
 }
@@ -96,5 +107,31 @@ async fn update(
         Updated::Refused { from, to } => Err(ApiError::Conflict(format!(
             "Cannot move an alert from {from} to {to}; reopen it first."
         ))),
+        Updated::KeyTaken { other } => Err(ApiError::Conflict(format!(
+            "Alert {other} with the same dedup_key is not Resolved; resolve it before reopening this one."
+        ))),
     }
+}
+
+async fn events(
+    State(state): State<AppState>,
+    _: AuthUser,
+    ResourceId(id): ResourceId,
+    url: RequestUrl,
+) -> Result<Json<Page<Event>>, ApiError> {
+    let mut errors = FieldErrors::new();
+    let page = PageRequest::from_query(url.params(), &mut errors);
+    errors.into_result()?;
+    let db = &state.db;
+    let Some(first) = store::alerts::event_of(db, id).await? else {
+        return Err(ApiError::NotFound);
+    };
+    let page = paginate(
+        &url,
+        page?,
+        store::events::count_of_alert(db, id, first),
+        |limit, offset| store::events::list_of_alert(db, id, first, limit, offset),
+    )
+    .await?;
+    Ok(Json(page))
 }

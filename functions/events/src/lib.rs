@@ -1,4 +1,7 @@
-//! `/api/events/`: security events pushed by sensors; admins only.
+//! `/api/events/`: security events pushed by sensors. Admins manage them;
+//! ingest keys may only record them, one at a time or in batches.
+
+mod ingest;
 
 use axum::Json;
 use axum::Router;
@@ -8,15 +11,19 @@ use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
-use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
+use tm_shared::models::event::{Event, EventChanges, EventFilter, IngestEvent, Ingested, NewEvent};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
+pub use ingest::{BATCH_MAX_BODY_BYTES, BATCH_MAX_EVENTS, parse_batch};
+use ingest::{batch, create};
+
 const LIST: &str = "/api/events/";
+const BATCH: &str = "/api/events/batch/";
 const DETAIL: &str = "/api/events/{id}/";
 
 tm_shared::api! {
     tag: "events",
-    schemas: [Event],
+    schemas: [Event, Ingested],
     LIST => {
         get list for Admin {
             summary: "List events, newest first",
@@ -25,11 +32,23 @@ tm_shared::api! {
             ok: (200, "A page of events.", Some(page_of::<Event>())),
             errors: &[400, 404],
         },
-        post create for Admin {
+        post create for Sender {
             summary: "Record an event",
-            description: "Admins only. A High or Critical event raises an Open alert in the same write; `alert` is its id.",
-            body: Some(NewEvent::schema()),
-            ok: (201, "The stored event.", Some(schema_ref::<Event>())),
+            description: "Admins and ingest keys (a key's events are its source's). A High or Critical event raises an Open alert in the same write, or, with a `dedup_key` whose alert is not Resolved, attaches to that alert; an event an active silence matches raises none. `outcome` says which. With an `Idempotency-Key` header, a retry gets the first answer again.",
+            params: vec![idempotency_param()],
+            body: Some(IngestEvent::schema()),
+            ok: (201, "The stored event, with what became of it.", Some(schema_ref::<Event>())),
+            errors: &[409, 422],
+        },
+    },
+    BATCH => {
+        post batch for Sender {
+            summary: "Record up to 1,000 events at once",
+            description: "Admins and ingest keys. `{\"events\": [...]}`, each item as for a single event. All or nothing: if any item is bad, nothing is stored and the errors are keyed by position. Items are applied in order (dedup and silences included); `results` answers each, in the request's order. Over 1,000 items or 5 MiB is a 413.",
+            params: vec![idempotency_param()],
+            body: Some(batch_schema(IngestEvent::schema(), BATCH_MAX_EVENTS)),
+            ok: (201, "What became of each event, in order.", Some(batch_results::<Ingested>())),
+            errors: &[409, 422],
         },
     },
     DETAIL => {
@@ -89,16 +108,6 @@ async fn list(
     )
     .await?;
     Ok(Json(page))
-}
-
-async fn create(
-    State(state): State<AppState>,
-    _: AdminUser,
-    JsonObject(body): JsonObject,
-) -> Result<(StatusCode, Json<Event>), ApiError> {
-    let event = NewEvent::parse(&body)?;
-    let stored = store::events::create(&state.db, &event).await?;
-    Ok((StatusCode::CREATED, Json(stored)))
 }
 
 async fn read(
