@@ -25,6 +25,8 @@ pub fn routes() -> Vec<(&'static str, String)> {
         ("token", token::PATHS),
         ("events", events::PATHS),
         ("alerts", alerts::PATHS),
+        ("keys", keys::PATHS),
+        ("silences", silences::PATHS),
     ];
     let mut all = Vec::new();
     for (function, paths) in functions {
@@ -36,12 +38,14 @@ pub fn routes() -> Vec<(&'static str, String)> {
     all
 }
 
-/// The three functions' routes behind one router, as API Gateway puts them
+/// The functions' routes behind one router, as API Gateway puts them
 /// behind one API. Each route runs the same handler code Lambda runs.
 pub fn app(state: AppState) -> Router {
     let routes = token::routes()
         .merge(events::routes())
         .merge(alerts::routes())
+        .merge(keys::routes())
+        .merge(silences::routes())
         .merge(openapi::routes());
     let routes = tm_shared::http::routing::route_both(
         routes,

@@ -5,8 +5,8 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use tm_shared::openapi::BEARER;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use tm_shared::openapi::{BEARER, INGEST_KEY};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -17,7 +17,8 @@ pub const DOCS_PATH: &str = "/api/docs/";
 const DESCRIPTION: &str = "Security events in, alerts out. Sensors and scripts record events; \
 every High or Critical event raises an alert, which analysts and admins triage \
 (Open → Acknowledged → Resolved). Admins manage events and alerts; analysts read alerts.\n\n\
-Sign in at `/api/token/`, then send `Authorization: Bearer <access>`. Every path also \
+Sign in at `/api/token/`, then send `Authorization: Bearer <access>`. Sensors send an \
+ingest key instead (`X-API-Key: tmk_...`), which may only record events. Every path also \
 answers without its trailing slash. Errors are `{\"detail\": \"...\"}`, or \
 `{\"field\": [\"message\"]}` for invalid input.";
 
@@ -26,6 +27,8 @@ pub fn document() -> OpenApi {
     let mut doc = token::document();
     doc.merge(events::document());
     doc.merge(alerts::document());
+    doc.merge(keys::document());
+    doc.merge(silences::document());
     doc.info = InfoBuilder::new()
         .title("Threat monitoring API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -33,8 +36,19 @@ pub fn document() -> OpenApi {
         .build();
     doc.tags = Some(vec![
         tag("token", "Sign in and refresh access tokens."),
-        tag("events", "Security events (admins)."),
+        tag(
+            "events",
+            "Security events: admins manage them, ingest keys record them.",
+        ),
         tag("alerts", "Alerts raised by High and Critical events."),
+        tag(
+            "keys",
+            "Ingest keys: what sensors send instead of a password (admins).",
+        ),
+        tag(
+            "silences",
+            "Windows in which matching events raise no alert.",
+        ),
     ]);
     if let Some(components) = doc.components.as_mut() {
         components.add_security_scheme(
@@ -46,6 +60,13 @@ pub fn document() -> OpenApi {
                     .description(Some("The `access` token from `/api/token/`."))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            INGEST_KEY,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An ingest key (`tmk_...`) from `POST /api/keys/`; `Authorization: Bearer tmk_...` works too. It may only record events.",
+            ))),
         );
     }
     doc

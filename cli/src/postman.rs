@@ -32,8 +32,27 @@ const RUN: &[(&str, &[&str])] = &[
             "events_update",
         ],
     ),
-    ("Alerts", &["alerts_list", "alerts_read", "alerts_update"]),
-    ("Clean up", &["events_delete"]),
+    (
+        "Alerts",
+        &[
+            "alerts_list",
+            "alerts_read",
+            "alerts_events",
+            "alerts_update",
+        ],
+    ),
+    ("Ingest keys", &["keys_create", "keys_list", "keys_read"]),
+    ("Batches", &["events_batch"]),
+    (
+        "Silences",
+        &[
+            "silences_create",
+            "silences_list",
+            "silences_read",
+            "silences_end",
+        ],
+    ),
+    ("Clean up", &["keys_revoke", "events_delete"]),
 ];
 
 /// The collection for `doc`: `RUN`'s folders, then any operation it does
@@ -87,6 +106,9 @@ pub fn collection(doc: &OpenApi) -> Value {
             {"key": "refreshToken", "value": ""},
             {"key": "eventId", "value": ""},
             {"key": "alertId", "value": ""},
+            {"key": "keyId", "value": ""},
+            {"key": "silenceId", "value": ""},
+            {"key": "silenceEndsAt", "value": ""},
         ],
         "item": folders,
     })
@@ -147,10 +169,20 @@ fn request(path: &str, method: &str, op: &Operation) -> Value {
         request["body"] = json!({"mode": "raw", "raw": example_body(op.operation_id.as_deref()), "options": {"raw": {"language": "json"}}});
     }
     let mut item = json!({"name": op.summary, "request": request});
+    let mut events = Vec::new();
+    let before = prerequest(op.operation_id.as_deref());
+    if !before.is_empty() {
+        events.push(
+            json!({"listen": "prerequest", "script": {"type": "text/javascript", "exec": before}}),
+        );
+    }
     let script = test_script(op);
     if !script.is_empty() {
-        item["event"] =
-            json!([{"listen": "test", "script": {"type": "text/javascript", "exec": script}}]);
+        events
+            .push(json!({"listen": "test", "script": {"type": "text/javascript", "exec": script}}));
+    }
+    if !events.is_empty() {
+        item["event"] = Value::Array(events);
     }
     item
 }
@@ -175,10 +207,32 @@ fn example_body(operation: Option<&str>) -> String {
             "description": "Port scan from 203.0.113.7",
         }),
         Some("events_update") => json!({"severity": "Critical"}),
+        Some("keys_create") => json!({"name": "IDS in the DMZ", "source": "ids-dmz-1"}),
+        Some("events_batch") => json!({"events": [
+            {"source": "ids-sensor-1", "event_type": "intrusion", "severity": "High",
+             "description": "SSH brute force from 203.0.113.9", "dedup_key": "ssh-bf-203.0.113.9"},
+            {"source": "ids-sensor-1", "event_type": "intrusion", "severity": "High",
+             "description": "SSH brute force from 203.0.113.9", "dedup_key": "ssh-bf-203.0.113.9"},
+        ]}),
+        Some("silences_create") => json!({
+            "matchers": {"source": "ids-sensor-1", "severity": ["Low", "Medium"]},
+            "ends_at": "{{silenceEndsAt}}", "comment": "Sensor maintenance, change CHG-1234",
+        }),
         Some("alerts_update") => json!({"status": "Acknowledged"}),
         _ => json!({}),
     };
     serde_json::to_string_pretty(&body).expect("serialises")
+}
+
+/// What runs before a request: the silence's end, an hour from now (a
+/// fixed date would fall out of the 90-day window).
+fn prerequest(operation: Option<&str>) -> &'static [&'static str] {
+    match operation {
+        Some("silences_create") => &[
+            "pm.collectionVariables.set('silenceEndsAt', new Date(Date.now() + 3600 * 1000).toISOString());",
+        ],
+        _ => &[],
+    }
 }
 
 /// The status the document gives for success (its one 2xx response).
@@ -264,6 +318,41 @@ fn checks(operation: Option<&str>) -> &'static [&'static str] {
             "pm.test('the status is changed', function () {",
             "  pm.expect(pm.response.json().status).to.eql('Acknowledged');",
             "});",
+        ],
+        Some("alerts_events") => &[
+            "pm.test('the alert lists the recorded event', function () {",
+            "  const eventId = Number(pm.collectionVariables.get('eventId'));",
+            "  pm.expect(pm.response.json().results.map(function (e) { return e.id; })).to.include(eventId);",
+            "});",
+        ],
+        Some("keys_create") => &[
+            "if (pm.response.code === 201) {",
+            "  const key = pm.response.json();",
+            "  pm.collectionVariables.set('keyId', key.id);",
+            "  pm.test('the secret is shown once', function () {",
+            "    pm.expect(key.key).to.match(/^tmk_[0-9a-f]{76}$/);",
+            "  });",
+            "}",
+        ],
+        Some("keys_read") => &[
+            "pm.test('a read never shows the secret', function () {",
+            "  pm.expect(pm.response.json()).to.not.have.property('key');",
+            "});",
+        ],
+        Some("events_batch") => &[
+            "pm.test('the second event is attached to the first one\\'s alert', function () {",
+            "  const results = pm.response.json().results;",
+            "  pm.expect(results[1].outcome).to.eql('deduplicated');",
+            "  pm.expect(results[1].alert).to.eql(results[0].alert);",
+            "});",
+        ],
+        Some("silences_create") => &[
+            "if (pm.response.code === 201) {",
+            "  pm.collectionVariables.set('silenceId', pm.response.json().id);",
+            "  pm.test('the silence acts now', function () {",
+            "    pm.expect(pm.response.json().state).to.eql('active');",
+            "  });",
+            "}",
         ],
         _ => &[],
     }

@@ -8,9 +8,10 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use tm_shared::http::pagination::PageRequest;
 use tm_shared::models::alert::AlertFilter;
-use tm_shared::models::event::{EventFilter, NewEvent};
+use tm_shared::models::event::{EventFilter, Incoming};
 use tm_shared::models::fields::FieldErrors;
 use tm_shared::models::query::QueryParams;
+use tm_shared::store::events::Prepared;
 use tm_shared::store::{self, Statement};
 
 #[derive(Debug, Args)]
@@ -30,8 +31,10 @@ pub enum Request {
     AlertsGet { id: i64 },
     /// `GET /api/events/?QUERY`: its count and its page.
     EventsList { query: String },
-    /// `POST /api/events/` with this JSON body.
+    /// `POST /api/events/` with this JSON body (as an admin; no silence acts).
     EventsCreate { body: String },
+    /// `POST /api/events/batch/` with this JSON body (`{"events": [...]}`).
+    EventsBatch { body: String },
 }
 
 /// The statements a request runs, in order.
@@ -53,12 +56,23 @@ fn request_statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
             store::events::list_statements(&filter, limit, offset)
         }
         Request::EventsCreate { body } => {
-            let body: serde_json::Value = serde_json::from_str(body).context("the body")?;
-            let Some(body) = body.as_object() else {
-                bail!("the body is not a JSON object");
-            };
-            let event = NewEvent::parse(body).map_err(invalid)?;
-            store::events::create_statements(&event)
+            let event = Incoming::parse(&object(body)?, None).map_err(invalid)?;
+            store::events::create_statements(Prepared {
+                event,
+                silence: None,
+            })
+        }
+        Request::EventsBatch { body } => {
+            let events = events::parse_batch(&object(body)?, None)
+                .map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
+            let items: Vec<Prepared> = events
+                .into_iter()
+                .map(|event| Prepared {
+                    event,
+                    silence: None,
+                })
+                .collect();
+            store::events::batch_statements(&items)
         }
     })
 }
@@ -80,6 +94,14 @@ fn list_request<F>(
         "give a page number whose offset fits in 64 bits (page=last needs the row count)",
     )?;
     Ok((filter, window))
+}
+
+fn object(body: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let body: serde_json::Value = serde_json::from_str(body).context("the body")?;
+    match body {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => bail!("the body is not a JSON object"),
+    }
 }
 
 fn invalid(errors: FieldErrors) -> anyhow::Error {
