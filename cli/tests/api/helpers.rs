@@ -213,9 +213,79 @@ impl TestApp {
         let sql = match table {
             "events" => "SELECT count(*) FROM events",
             "alerts" => "SELECT count(*) FROM alerts",
+            "ingest_keys" => "SELECT count(*) FROM ingest_keys",
+            "silences" => "SELECT count(*) FROM silences",
+            "idempotency_keys" => "SELECT count(*) FROM idempotency_keys",
             other => panic!("no table {other}"),
         };
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// Every row of every table the API writes, as text: equal before and
+    /// after a refused request, or the refusal changed something.
+    pub async fn snapshot(&self) -> Vec<String> {
+        let mut all = Vec::new();
+        for table in [
+            "events",
+            "alerts",
+            "alert_counts",
+            "alert_history",
+            "ingest_keys",
+            "silences",
+            "idempotency_keys",
+            "users",
+        ] {
+            // A key's last use is a record of use, written by any request
+            // the key authenticates (refused or not), not data a request changes.
+            let row = match table {
+                "ingest_keys" => {
+                    "(t.id, t.name, t.source, t.prefix, t.secret_hash, \
+                                  t.created_by, t.created_at, t.revoked_at)"
+                }
+                _ => "t",
+            };
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {row}::text FROM {table} t ORDER BY 1"
+            )))
+            .fetch_all(&self.pool)
+            .await
+            .unwrap();
+            all.extend(rows.into_iter().map(|r| format!("{table}: {r}")));
+        }
+        all
+    }
+
+    /// Mints an ingest key for `source` as the admin; its secret.
+    pub async fn mint_key(&self, source: &str) -> String {
+        let res = self
+            .post(
+                "/api/keys/",
+                Some(&self.admin),
+                serde_json::json!({"name": format!("sensor {source}"), "source": source}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED, "{:?}", res.body);
+        res.body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// A JSON request with extra headers.
+    pub async fn json_with(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> TestResponse {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "testserver")
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(Body::from(body.to_owned())).unwrap())
+            .await
     }
 }
 

@@ -1,4 +1,5 @@
-//! Who may do what: anonymous, analyst and admin against every endpoint and method.
+//! Who may do what: anonymous, analyst, admin and ingest key against every
+//! endpoint and method.
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
@@ -9,15 +10,16 @@ use crate::helpers::TestApp;
 const ANON: usize = 0;
 const ANALYST: usize = 1;
 const ADMIN: usize = 2;
+const KEY: usize = 3;
 
 struct Case {
     method: Method,
     path: &'static str,
-    /// Expected status for anonymous, analyst, admin.
-    expect: [u16; 3],
+    /// Expected status for anonymous, analyst, admin, ingest key.
+    expect: [u16; 4],
 }
 
-const fn case(method: Method, path: &'static str, expect: [u16; 3]) -> Case {
+const fn case(method: Method, path: &'static str, expect: [u16; 4]) -> Case {
     Case {
         method,
         path,
@@ -27,51 +29,128 @@ const fn case(method: Method, path: &'static str, expect: [u16; 3]) -> Case {
 
 fn matrix() -> Vec<Case> {
     vec![
-        case(Method::GET, "/api/events/", [401, 403, 200]),
-        case(Method::POST, "/api/events/", [401, 403, 201]),
-        case(Method::PUT, "/api/events/", [405, 405, 405]),
-        case(Method::PATCH, "/api/events/", [405, 405, 405]),
-        case(Method::DELETE, "/api/events/", [405, 405, 405]),
-        case(Method::GET, "/api/events/{event}/", [401, 403, 200]),
-        case(Method::PUT, "/api/events/{event}/", [401, 403, 200]),
-        case(Method::PATCH, "/api/events/{event}/", [401, 403, 200]),
-        case(Method::DELETE, "/api/events/{event}/", [401, 403, 204]),
-        case(Method::POST, "/api/events/{event}/", [405, 405, 405]),
-        case(Method::GET, "/api/alerts/", [401, 200, 200]),
-        case(Method::POST, "/api/alerts/", [405, 405, 405]),
-        case(Method::PUT, "/api/alerts/", [405, 405, 405]),
-        case(Method::PATCH, "/api/alerts/", [405, 405, 405]),
-        case(Method::DELETE, "/api/alerts/", [405, 405, 405]),
-        case(Method::GET, "/api/alerts/{alert}/", [401, 200, 200]),
-        case(Method::PATCH, "/api/alerts/{alert}/", [401, 403, 200]),
-        case(Method::PUT, "/api/alerts/{alert}/", [405, 405, 405]),
-        case(Method::DELETE, "/api/alerts/{alert}/", [405, 405, 405]),
-        case(Method::POST, "/api/alerts/{alert}/", [405, 405, 405]),
+        case(Method::GET, "/api/events/", [401, 403, 200, 403]),
+        case(Method::POST, "/api/events/", [401, 403, 201, 201]),
+        case(Method::PUT, "/api/events/", [405, 405, 405, 405]),
+        case(Method::PATCH, "/api/events/", [405, 405, 405, 405]),
+        case(Method::DELETE, "/api/events/", [405, 405, 405, 405]),
+        case(Method::POST, "/api/events/batch/", [401, 403, 201, 201]),
+        case(Method::GET, "/api/events/batch/", [405, 405, 405, 405]),
+        case(Method::DELETE, "/api/events/batch/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/events/{event}/", [401, 403, 200, 403]),
+        case(Method::PUT, "/api/events/{event}/", [401, 403, 200, 403]),
+        case(Method::PATCH, "/api/events/{event}/", [401, 403, 200, 403]),
+        case(Method::DELETE, "/api/events/{event}/", [401, 403, 204, 403]),
+        case(Method::POST, "/api/events/{event}/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/alerts/", [401, 200, 200, 403]),
+        case(Method::POST, "/api/alerts/", [405, 405, 405, 405]),
+        case(Method::PUT, "/api/alerts/", [405, 405, 405, 405]),
+        case(Method::PATCH, "/api/alerts/", [405, 405, 405, 405]),
+        case(Method::DELETE, "/api/alerts/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/alerts/{alert}/", [401, 200, 200, 403]),
+        case(Method::PATCH, "/api/alerts/{alert}/", [401, 403, 200, 403]),
+        case(Method::PUT, "/api/alerts/{alert}/", [405, 405, 405, 405]),
+        case(Method::DELETE, "/api/alerts/{alert}/", [405, 405, 405, 405]),
+        case(Method::POST, "/api/alerts/{alert}/", [405, 405, 405, 405]),
+        case(
+            Method::GET,
+            "/api/alerts/{alert}/events/",
+            [401, 200, 200, 403],
+        ),
+        case(
+            Method::POST,
+            "/api/alerts/{alert}/events/",
+            [405, 405, 405, 405],
+        ),
+        case(Method::GET, "/api/keys/", [401, 403, 200, 403]),
+        case(Method::POST, "/api/keys/", [401, 403, 201, 403]),
+        case(Method::PATCH, "/api/keys/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/keys/{key}/", [401, 403, 200, 403]),
+        case(Method::DELETE, "/api/keys/{key}/", [401, 403, 204, 403]),
+        case(Method::PATCH, "/api/keys/{key}/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/silences/", [401, 200, 200, 403]),
+        case(Method::POST, "/api/silences/", [401, 403, 201, 403]),
+        case(Method::PUT, "/api/silences/", [405, 405, 405, 405]),
+        case(
+            Method::GET,
+            "/api/silences/{silence}/",
+            [401, 200, 200, 403],
+        ),
+        case(
+            Method::DELETE,
+            "/api/silences/{silence}/",
+            [401, 403, 204, 403],
+        ),
+        case(
+            Method::PATCH,
+            "/api/silences/{silence}/",
+            [405, 405, 405, 405],
+        ),
     ]
 }
 
 fn valid_body(path: &str) -> serde_json::Value {
+    let event = json!({"source": "fw-1", "event_type": "malware", "severity": "Critical", "description": "x"});
     if path.starts_with("/api/alerts/") {
         json!({"status": "Acknowledged"})
+    } else if path.starts_with("/api/keys/") {
+        json!({"name": "fw", "source": "fw-1"})
+    } else if path.starts_with("/api/silences/") {
+        let ends = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let ends = ends
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        // Matches nothing the matrix sends, so no event is suppressed.
+        json!({"matchers": {"source": "elsewhere"}, "ends_at": ends, "comment": "c"})
+    } else if path.starts_with("/api/events/batch/") {
+        json!({"events": [event]})
     } else {
-        json!({"source": "fw-1", "event_type": "malware", "severity": "Critical", "description": "x"})
+        event
+    }
+}
+
+fn allowed(path: &str) -> &'static str {
+    match path {
+        "/api/events/" | "/api/keys/" | "/api/silences/" => "GET, POST, HEAD",
+        "/api/events/batch/" => "POST",
+        "/api/events/{event}/" => "GET, PUT, PATCH, DELETE, HEAD",
+        "/api/alerts/" | "/api/alerts/{alert}/events/" => "GET, HEAD",
+        "/api/keys/{key}/" | "/api/silences/{silence}/" => "GET, DELETE, HEAD",
+        _ => "GET, PATCH, HEAD",
     }
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let tokens = [None, Some(app.analyst.clone()), Some(app.admin.clone())];
+    let key = app.mint_key("fw-1").await;
+    let tokens = [
+        None,
+        Some(app.analyst.clone()),
+        Some(app.admin.clone()),
+        Some(key),
+    ];
     for case in matrix() {
-        for who in [ANON, ANALYST, ADMIN] {
-            // A fresh event and alert per call, so a DELETE or PATCH before
-            // cannot change what the next call sees.
+        for who in [ANON, ANALYST, ADMIN, KEY] {
+            // A fresh event, alert, key and silence per call, so a DELETE or
+            // PATCH before cannot change what the next call sees.
             let event = app.event("ids-1", "intrusion", "High").await;
+            app.mint_key("other").await;
+            let key_id = results_first_id(&app, "/api/keys/").await;
+            let silence = app
+                .post(
+                    "/api/silences/",
+                    Some(&app.admin),
+                    valid_body("/api/silences/"),
+                )
+                .await;
             let path = case
                 .path
                 .replace("{event}", &event["id"].to_string())
-                .replace("{alert}", &event["alert"].to_string());
-            let before = (app.rows("events").await, app.rows("alerts").await);
+                .replace("{alert}", &event["alert"].to_string())
+                .replace("{key}", &key_id.to_string())
+                .replace("{silence}", &silence.body["id"].to_string());
+            let before = app.snapshot().await;
 
             let res = app
                 .json(
@@ -88,7 +167,7 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
                 "{} {} as {} -> {:?}",
                 case.method,
                 case.path,
-                ["anonymous", "analyst", "admin"][who],
+                ["anonymous", "analyst", "admin", "key"][who],
                 res.body
             );
             if res.status == StatusCode::METHOD_NOT_ALLOWED {
@@ -96,16 +175,10 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
                     .headers
                     .get("allow")
                     .expect("a 405 says what is allowed");
-                let expected = match case.path {
-                    "/api/events/" => "GET, POST, HEAD",
-                    "/api/events/{event}/" => "GET, PUT, PATCH, DELETE, HEAD",
-                    "/api/alerts/" => "GET, HEAD",
-                    _ => "GET, PATCH, HEAD",
-                };
-                assert_eq!(allow, expected, "{} {}", case.method, case.path);
+                assert_eq!(allow, allowed(case.path), "{} {}", case.method, case.path);
             }
             if !res.status.is_success() {
-                let after = (app.rows("events").await, app.rows("alerts").await);
+                let after = app.snapshot().await;
                 assert_eq!(
                     before, after,
                     "a refused {} {} changed the database",
@@ -122,6 +195,12 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
             }
         }
     }
+}
+
+/// The newest row's id of a list.
+async fn results_first_id(app: &TestApp, path: &str) -> i64 {
+    let page = app.get(path, Some(&app.admin)).await;
+    page.body["results"][0]["id"].as_i64().unwrap()
 }
 
 #[sqlx::test(migrations = "../migrations")]
