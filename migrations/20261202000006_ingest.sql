@@ -21,8 +21,9 @@ CREATE TABLE ingest_keys (
     source       TEXT NOT NULL CHECK (char_length(source) BETWEEN 1 AND 100),
     prefix       TEXT NOT NULL,
     secret_hash  BYTEA NOT NULL CHECK (octet_length(secret_hash) = 32),
-    -- No foreign key: the record outlives the admin who made it.
-    created_by   BIGINT NOT NULL,
+    -- The admin who minted it; NULL for an operator (tmctl, the admin
+    -- function). No foreign key: the record outlives the admin.
+    created_by   BIGINT,
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     last_used_at TIMESTAMPTZ,
     revoked_at   TIMESTAMPTZ

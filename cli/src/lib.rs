@@ -5,6 +5,7 @@
 pub mod devdb;
 pub mod openapi;
 pub mod postman;
+pub mod sensor_keys;
 pub mod serve;
 pub mod statements;
 pub mod users;

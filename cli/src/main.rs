@@ -29,6 +29,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage ingest keys (what sensors send instead of a password).
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Serve the API locally against DATABASE_URL (JWT_SECRET required).
     Serve {
         #[arg(long, default_value = "127.0.0.1:3000")]
@@ -91,6 +94,21 @@ enum UserCommand {
 }
 
 #[derive(Subcommand)]
+enum KeyCommand {
+    /// Mint a key bound to a source; its secret is printed once, on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        source: String,
+    },
+    /// List keys, newest first (never their secrets).
+    List,
+    /// Revoke a key: it is refused from the next request on.
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
 enum DbCommand {
     /// Start it (creating it first if needed) and print `export DATABASE_URL=...`.
     Start,
@@ -123,6 +141,7 @@ async fn run(cli: Cli) -> CliResult {
         // Each reads DATABASE_URL, or the secret named by DB_SECRET_ARN.
         Command::Migrate => migrate(&pool(true).await?).await,
         Command::User(command) => user(command, &pool(false).await?).await,
+        Command::Key(command) => key(command, &pool(false).await?).await,
         Command::Serve { bind } => {
             let state = AppState::load(LOCAL_MAX_CONNECTIONS).await?;
             tmctl::serve::serve(state, bind).await.context("serving")
@@ -199,6 +218,14 @@ async fn user(command: UserCommand, db: &PgPool) -> CliResult {
             users::changed(done, &username, "activated")
         }
         UserCommand::List => users::list(db).await,
+    }
+}
+
+async fn key(command: KeyCommand, db: &PgPool) -> CliResult {
+    match command {
+        KeyCommand::Create { name, source } => tmctl::sensor_keys::create(db, &name, &source).await,
+        KeyCommand::List => tmctl::sensor_keys::list(db).await,
+        KeyCommand::Revoke { id } => tmctl::sensor_keys::revoke(db, id).await,
     }
 }
 

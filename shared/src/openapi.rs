@@ -55,7 +55,7 @@ pub enum Access {
     /// No token (the token endpoints).
     #[default]
     Public,
-    /// Any signed-in user.
+    /// Any signed-in user (an ingest key gets a 403).
     AnyUser,
     /// Admins; analysts get a 403.
     Admin,
@@ -122,7 +122,8 @@ impl Endpoint {
             Access::Public => op = op.securities(Some(Vec::new())),
             Access::AnyUser => {
                 op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));
-                errors.push(401);
+                // 403: an ingest key, which may only record events.
+                errors.extend([401, 403]);
             }
             Access::Admin => {
                 op = op.security(SecurityRequirement::new(BEARER, Vec::<String>::new()));

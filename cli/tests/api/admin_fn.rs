@@ -213,3 +213,44 @@ async fn an_unconfigured_function_still_answers_cloudformation() {
     let command = admin.handle(json!({"command": "user-list"})).await;
     assert!(command.unwrap_err().to_string().contains("not configured"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn operators_mint_list_and_revoke_keys_through_the_function(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let admin = Admin::new(pool);
+    let minted = admin
+        .handle(json!({"command": "key-create", "name": "edr", "source": "edr-1"}))
+        .await
+        .unwrap();
+    let secret = minted["key"].as_str().unwrap().to_owned();
+    assert_eq!(minted["created_by"], Value::Null);
+    let body = json!({"event_type": "malware", "severity": "Low", "description": ""});
+    let res = app.post("/api/events/", Some(&secret), body.clone()).await;
+    assert_eq!(res.body["source"], "edr-1");
+
+    let listed = admin.handle(json!({"command": "key-list"})).await.unwrap();
+    assert_eq!(listed["keys"][0]["prefix"], &secret[..16]);
+    assert!(!listed.to_string().contains(&secret[16..]));
+    let id = minted["id"].clone();
+    let revoked = admin
+        .handle(json!({"command": "key-revoke", "id": id}))
+        .await
+        .unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    assert_eq!(
+        app.post("/api/events/", Some(&secret), body).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        admin
+            .handle(json!({"command": "key-revoke", "id": 99}))
+            .await
+            .is_err()
+    );
+    assert!(
+        admin
+            .handle(json!({"command": "key-create", "name": "", "source": "s"}))
+            .await
+            .is_err()
+    );
+}

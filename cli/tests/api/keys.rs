@@ -273,7 +273,7 @@ async fn keys_sharing_a_prefix_each_authenticate_as_themselves(pool: PgPool) {
     assert_eq!(twin.prefix(), real.prefix());
     sqlx::query(
         "INSERT INTO ingest_keys (name, source, prefix, secret_hash, created_by) \
-         VALUES ('twin', 'edr-2', $1, $2, 1)",
+         VALUES ('twin', 'edr-2', $1, $2, NULL)",
     )
     .bind(twin.prefix())
     .bind(twin.hash().as_slice())

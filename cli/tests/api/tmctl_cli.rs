@@ -210,3 +210,39 @@ async fn serve_refuses_a_short_signing_key_without_echoing_it(pool: PgPool) {
         text(&out)
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn operators_mint_list_and_revoke_keys(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let out = tmctl(
+        &pool,
+        &["key", "create", "--name", "ids", "--source", "ids-dmz-1"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let secret = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(
+        secret.starts_with("tmk_") && secret.len() == 80,
+        "stdout is the secret alone"
+    );
+    let body = serde_json::json!({"event_type": "malware", "severity": "Low", "description": ""});
+    let res = app.post("/api/events/", Some(&secret), body.clone()).await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    assert_eq!(res.body["source"], "ids-dmz-1");
+
+    let out = tmctl(&pool, &["key", "list"], "");
+    let listed = text(&out);
+    assert!(
+        listed.contains(&secret[..16]) && !listed.contains(&secret[16..]),
+        "{listed}"
+    );
+    let bad = tmctl(&pool, &["key", "create", "--name", "", "--source", "s"], "");
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("name"));
+
+    let out = tmctl(&pool, &["key", "revoke", "1"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    let res = app.post("/api/events/", Some(&secret), body).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(!tmctl(&pool, &["key", "revoke", "99"], "").status.success());
+}

@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tm_shared::accounts;
 use tm_shared::config::{ConfigError, load_db};
 use tm_shared::models::Role;
+use tm_shared::models::key::{KeySecret, KeySecretShown, MintedKey, NewKey};
 use tm_shared::store;
 
 pub use custom_resource::CustomResourceRequest;
@@ -43,6 +44,9 @@ pub enum Command {
     UserDeactivate { username: String },
     UserActivate { username: String },
     UserList,
+    KeyCreate { name: String, source: String },
+    KeyList,
+    KeyRevoke { id: i64 },
 }
 
 /// What the function says back; `Err` makes the invocation fail visibly.
@@ -201,6 +205,32 @@ impl Admin {
                     })
                     .collect();
                 Ok(json!({ "users": rows }))
+            }
+            Command::KeyCreate { name, source } => {
+                let key = NewKey::from_parts(&name, &source)
+                    .map_err(|e| AdminError(format!("invalid key: {:?}", e.as_map())))?;
+                let secret = KeySecret::generate();
+                let stored = store::keys::create(self.db()?, &key, &secret, None)
+                    .await
+                    .map_err(|e| AdminError(format!("minting the key: {e}")))?;
+                let minted = MintedKey {
+                    key: stored,
+                    secret: KeySecretShown(secret.expose()),
+                };
+                serde_json::to_value(minted).map_err(|e| AdminError(e.to_string()))
+            }
+            Command::KeyList => {
+                let keys = store::keys::list(self.db()?, i64::MAX, 0)
+                    .await
+                    .map_err(|e| AdminError(format!("listing keys: {e}")))?;
+                Ok(json!({ "keys": keys }))
+            }
+            Command::KeyRevoke { id } => {
+                let key = store::keys::revoke(self.db()?, id)
+                    .await
+                    .map_err(|e| AdminError(format!("revoking the key: {e}")))?
+                    .ok_or_else(|| AdminError(format!("no key {id}")))?;
+                serde_json::to_value(key).map_err(|e| AdminError(e.to_string()))
             }
         }
     }

@@ -79,7 +79,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<MintedKey>), ApiError> {
     let key = NewKey::parse(&body)?;
     let secret = KeySecret::generate();
-    let stored = store::keys::create(&state.db, &key, &secret, admin.0.id).await?;
+    let stored = store::keys::create(&state.db, &key, &secret, Some(admin.0.id)).await?;
     let minted = MintedKey {
         key: stored,
         secret: KeySecretShown(secret.expose()),

@@ -7,7 +7,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::models::event::Source;
-use crate::models::fields::TextRule;
+use crate::models::fields::{FieldErrors, TextRule};
 
 crate::text_field!(
     /// What an admin calls a key: trimmed, 1–100 characters.
@@ -29,6 +29,14 @@ crate::body! {
     read_only ["id", "prefix", "created_at", "created_by", "last_used_at", "revoked_at"],
 }
 
+impl NewKey {
+    /// A key an operator mints, checked by the API's rules.
+    pub fn from_parts(name: &str, source: &str) -> Result<Self, FieldErrors> {
+        let body = serde_json::json!({ "name": name, "source": source });
+        Self::parse(body.as_object().expect("an object"))
+    }
+}
+
 /// A key as admins see it: never its secret.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -42,8 +50,9 @@ pub struct IngestKey {
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
-    /// The admin who minted it.
-    pub created_by: i64,
+    /// The admin who minted it; `null` for an operator (`tmctl`, the admin function).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub created_by: Option<i64>,
     /// To the minute: it is recorded at most once a minute.
     #[serde(with = "time::serde::rfc3339::option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime, required = true))]

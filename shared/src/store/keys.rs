@@ -13,12 +13,13 @@ macro_rules! columns {
     };
 }
 
-/// Stores a new key's hash; the caller shows the secret once.
+/// Stores a new key's hash; the caller shows the secret once. `by` is the
+/// admin minting it, `None` for an operator.
 pub async fn create(
     db: &PgPool,
     key: &NewKey,
     secret: &KeySecret,
-    by: i64,
+    by: Option<i64>,
 ) -> sqlx::Result<IngestKey> {
     sqlx::query_as(concat!(
         "INSERT INTO ingest_keys (name, source, prefix, secret_hash, created_by) \
