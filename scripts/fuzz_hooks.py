@@ -4,7 +4,9 @@ changed nothing.
 Runs with one worker, so responses arrive one at a time: the database's
 digest after each response is compared with the digest after the previous
 one. A 4xx whose digest differs changed the database. login_throttle is left
-out: counting a failed sign-in is a deliberate write.
+out: counting a failed sign-in is a deliberate write; so is an ingest key's
+last_used_at, the record of a key's use, written (at most once a minute) by
+any request the key authenticates.
 """
 
 import os
@@ -18,6 +20,11 @@ SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
   UNION ALL SELECT 'a' || a::text FROM alerts a
   UNION ALL SELECT 'h' || h::text FROM alert_history h
   UNION ALL SELECT 'u' || u::text FROM users u
+  UNION ALL SELECT 'c' || c::text FROM alert_counts c
+  UNION ALL SELECT 'k' || (k.id, k.name, k.source, k.prefix, k.secret_hash, k.created_by,
+                           k.created_at, k.revoked_at)::text FROM ingest_keys k
+  UNION ALL SELECT 's' || s::text FROM silences s
+  UNION ALL SELECT 'i' || i::text FROM idempotency_keys i
 ) rows
 """
 
