@@ -54,27 +54,41 @@ CREATE INDEX silences_ends_at_idx ON silences (ends_at);
 -- An event's dedup key, the silence that suppressed it, and the alert it
 -- was attached to when it did not raise its own (the alert an event raised
 -- is still found by alerts.event_id, as before).
+--
+-- Every column added to events and alerts is nullable with no default, so
+-- adding it touches no row, and its constraints are NOT VALID: the rows
+-- already there have NULL, which passes, and PostgreSQL need not scan a
+-- large table under its exclusive lock to learn that. New rows are checked.
+-- The indexes on these columns are built concurrently by the next migration.
 ALTER TABLE events
-    ADD COLUMN dedup_key TEXT CHECK (char_length(dedup_key) BETWEEN 1 AND 255),
-    ADD COLUMN silence_id BIGINT REFERENCES silences (id),
-    ADD COLUMN alert_id BIGINT REFERENCES alerts (id) ON DELETE SET NULL;
--- `GET /api/alerts/{id}/events/`, newest first; only attached events have one.
-CREATE INDEX events_alert_idx ON events (alert_id, "timestamp" DESC, id DESC)
-    WHERE alert_id IS NOT NULL;
+    ADD COLUMN dedup_key TEXT,
+    ADD COLUMN silence_id BIGINT,
+    ADD COLUMN alert_id BIGINT;
+ALTER TABLE events
+    ADD CONSTRAINT events_dedup_key_check
+        CHECK (char_length(dedup_key) BETWEEN 1 AND 255) NOT VALID,
+    ADD CONSTRAINT events_silence_id_fkey
+        FOREIGN KEY (silence_id) REFERENCES silences (id) NOT VALID,
+    ADD CONSTRAINT events_alert_id_fkey
+        FOREIGN KEY (alert_id) REFERENCES alerts (id) ON DELETE SET NULL NOT VALID;
 
+-- `dedup_source` is the source of the alert's first event when it has a
+-- dedup key: keys are scoped by source, so one sensor cannot attach its
+-- events to another's alert. `first_seen`/`last_seen` are NULL for alerts
+-- from before this migration (and from the older version still running
+-- during the deploy); reads show `created_at` for them.
 ALTER TABLE alerts
-    ADD COLUMN dedup_key TEXT CHECK (char_length(dedup_key) BETWEEN 1 AND 255),
-    ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1 CHECK (occurrences >= 1),
-    ADD COLUMN first_seen TIMESTAMPTZ NOT NULL DEFAULT now(),
-    ADD COLUMN last_seen TIMESTAMPTZ NOT NULL DEFAULT now();
-UPDATE alerts SET first_seen = e."timestamp", last_seen = e."timestamp"
-FROM events e WHERE e.id = alerts.event_id;
-
--- At most one alert that is not Resolved per dedup key, whatever races
--- between sensors: the ingest statement's `ON CONFLICT` on this index turns
--- a second raise into an attach. A Resolved alert leaves the index, so the
--- next event with its key raises a new alert.
-CREATE UNIQUE INDEX alerts_open_dedup_key ON alerts (dedup_key) WHERE status <> 'Resolved';
+    ADD COLUMN dedup_key TEXT,
+    ADD COLUMN dedup_source TEXT,
+    ADD COLUMN occurrences BIGINT,
+    ADD COLUMN first_seen TIMESTAMPTZ,
+    ADD COLUMN last_seen TIMESTAMPTZ;
+ALTER TABLE alerts
+    ADD CONSTRAINT alerts_dedup_key_check
+        CHECK (char_length(dedup_key) BETWEEN 1 AND 255) NOT VALID,
+    ADD CONSTRAINT alerts_dedup_source_check
+        CHECK ((dedup_key IS NULL) = (dedup_source IS NULL)) NOT VALID,
+    ADD CONSTRAINT alerts_occurrences_check CHECK (occurrences >= 1) NOT VALID;
 
 -- The first answer to a request sent with an `Idempotency-Key`, per
 -- principal ('user:<id>' or 'key:<id>'), for 24 hours. `status` is NULL

@@ -33,8 +33,9 @@ pub enum Request {
     EventsList { query: String },
     /// `POST /api/events/` with this JSON body (as an admin; no silence acts).
     EventsCreate { body: String },
-    /// `POST /api/events/batch/` with this JSON body (`{"events": [...]}`).
-    EventsBatch { body: String },
+    /// `POST /api/events/batch/` with the JSON body (`{"events": [...]}`)
+    /// in this file (a batch is too long for a command line).
+    EventsBatch { file: std::path::PathBuf },
 }
 
 /// The statements a request runs, in order.
@@ -62,8 +63,10 @@ fn request_statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
                 silence: None,
             })
         }
-        Request::EventsBatch { body } => {
-            let events = events::parse_batch(&object(body)?, None)
+        Request::EventsBatch { file } => {
+            let body = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let events = events::parse_batch(&object(&body)?, None)
                 .map_err(|e| anyhow::anyhow!("invalid request: {e}"))?;
             let items: Vec<Prepared> = events
                 .into_iter()

@@ -52,9 +52,11 @@ impl SilenceCache {
         {
             return Ok(silences.clone());
         }
+        // Timed from before the query: what it read is at least this old.
+        let asked = Instant::now();
         let (_, silences) = store::silences::not_over(db).await?;
         let silences = Arc::new(silences);
-        *loaded = Some((Instant::now(), silences.clone()));
+        *loaded = Some((asked, silences.clone()));
         Ok(silences)
     }
 

@@ -255,3 +255,28 @@ async fn an_alerts_events_list_is_paged_and_its_own(pool: PgPool) {
     );
     assert_eq!(app.get(&path, None).await.status, StatusCode::UNAUTHORIZED);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_dedup_key_is_its_sources_own(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let mine = app.mint_key("ids-1").await;
+    let theirs = app.mint_key("edr-2").await;
+    let body = json!({"event_type": "intrusion", "severity": "High", "description": "d", "dedup_key": "k"});
+    let a = app.post("/api/events/", Some(&mine), body.clone()).await;
+    let mut critical = body.clone();
+    critical["severity"] = json!("Critical");
+    let b = app.post("/api/events/", Some(&theirs), critical).await;
+    assert_eq!(
+        b.body["outcome"], "raised",
+        "another source's key is another incident"
+    );
+    assert_ne!(a.body["alert"], b.body["alert"]);
+    let first = alert(&app, &a.body["alert"]).await;
+    assert_eq!(
+        (first["severity"].as_str(), first["occurrences"].as_i64()),
+        (Some("High"), Some(1))
+    );
+    let again = app.post("/api/events/", Some(&mine), body).await;
+    assert_eq!(again.body["alert"], a.body["alert"]);
+    assert_counts_agree(&app).await;
+}

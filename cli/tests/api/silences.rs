@@ -307,3 +307,29 @@ async fn a_silence_body_is_checked_strictly(pool: PgPool) {
     }
     assert_eq!(app.snapshot().await, before);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_pending_silence_ended_early_never_acts(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let s = silence(
+        &app,
+        json!({"matchers": {"source": "x"}, "starts_at": at(time::Duration::hours(1)),
+               "ends_at": at(time::Duration::hours(2)), "comment": "c"}),
+    )
+    .await;
+    let path = format!("/api/silences/{}/", s["id"]);
+    app.delete(&path, Some(&app.admin)).await;
+    let ended = app.get(&path, Some(&app.admin)).await;
+    assert_eq!(ended.body["state"], "expired");
+    assert_eq!(ended.body["ends_at"], ended.body["starts_at"]);
+    // Sub-microsecond windows are judged as stored: this one is empty.
+    let res = app
+        .post(
+            "/api/silences/",
+            Some(&app.admin),
+            json!({"matchers": {"source": "x"}, "starts_at": "2099-01-01T00:00:00.0000001Z",
+                   "ends_at": "2099-01-01T00:00:00.0000009Z", "comment": "c"}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+}

@@ -42,24 +42,8 @@ pub async fn create(
         Start::Replay(response) => return Ok(response),
         Start::Run(claimed) => claimed,
     };
-    let write = async {
-        let mut prepared = ingest::prepare(&state.silences, &state.db, vec![event]).await?;
-        let item = prepared.pop().expect("one event prepared");
-        match &claimed {
-            None => {
-                let event = store::events::create(&state.db, item).await?;
-                Ok((StatusCode::CREATED, axum::Json(event)).into_response())
-            }
-            Some(claim) => {
-                let mut tx = state.db.begin().await?;
-                let event = store::events::create(&mut *tx, item).await?;
-                let response = claim.record(&mut tx, StatusCode::CREATED, &event).await?;
-                tx.commit().await?;
-                Ok(response)
-            }
-        }
-    };
-    settle(&state, write.await, claimed).await
+    let result = record(&state, claimed.as_ref(), vec![event], Shape::One).await;
+    settle(&state, result, claimed).await
 }
 
 pub async fn batch(
@@ -83,28 +67,105 @@ pub async fn batch(
         Start::Replay(response) => return Ok(response),
         Start::Run(claimed) => claimed,
     };
-    let write = async {
-        let items: Vec<Prepared> = ingest::prepare(&state.silences, &state.db, events).await?;
-        match &claimed {
-            None => {
-                let results = store::events::create_batch(&state.db, &items).await?;
-                Ok((
+    let result = record(&state, claimed.as_ref(), events, Shape::Batch).await;
+    settle(&state, result, claimed).await
+}
+
+/// What the answer shows: the whole event (single POST) or each event's
+/// outcome (batch).
+#[derive(Clone, Copy)]
+enum Shape {
+    One,
+    Batch,
+}
+
+/// How often a write that lost a deadlock is tried. Two batches attaching
+/// to alerts and raising others can each lock counter rows the other needs
+/// (the counts triggers of the insert and of the update lock theirs in two
+/// passes); PostgreSQL then aborts one, which is safe to run again.
+const ATTEMPTS: u32 = 3;
+
+/// Stores the events, with the answer under the idempotency key if there
+/// is one (in the same transaction), retrying a write that lost a deadlock.
+async fn record(
+    state: &AppState,
+    claim: Option<&Claimed>,
+    events: Vec<Incoming>,
+    shape: Shape,
+) -> Result<Response, ApiError> {
+    let items = ingest::prepare(&state.silences, &state.db, events).await?;
+    let mut attempt = 1;
+    loop {
+        match write(state, claim, &items, shape).await {
+            Err(Failed::Deadlock(e)) if attempt < ATTEMPTS => {
+                tracing::info!(error = %e, attempt, "ingest lost a deadlock; trying again");
+                attempt += 1;
+            }
+            Err(Failed::Deadlock(e)) => return Err(e.into()),
+            Err(Failed::Other(e)) => return Err(e),
+            Ok(response) => return Ok(response),
+        }
+    }
+}
+
+enum Failed {
+    Deadlock(sqlx::Error),
+    Other(ApiError),
+}
+
+impl From<sqlx::Error> for Failed {
+    fn from(e: sqlx::Error) -> Self {
+        if store::is_deadlock(&e) {
+            Self::Deadlock(e)
+        } else {
+            Self::Other(e.into())
+        }
+    }
+}
+
+impl From<ApiError> for Failed {
+    fn from(e: ApiError) -> Self {
+        Self::Other(e)
+    }
+}
+
+async fn write(
+    state: &AppState,
+    claim: Option<&Claimed>,
+    items: &[Prepared],
+    shape: Shape,
+) -> Result<Response, Failed> {
+    let Some(claim) = claim else {
+        let response = match shape {
+            Shape::One => {
+                let event = store::events::create(&state.db, items[0].clone()).await?;
+                (StatusCode::CREATED, axum::Json(event)).into_response()
+            }
+            Shape::Batch => {
+                let results = store::events::create_batch(&state.db, items).await?;
+                (
                     StatusCode::CREATED,
                     axum::Json(json!({ "results": results })),
                 )
-                    .into_response())
+                    .into_response()
             }
-            Some(claim) => {
-                let mut tx = state.db.begin().await?;
-                let results = store::events::create_batch(&mut *tx, &items).await?;
-                let answer = json!({ "results": results });
-                let response = claim.record(&mut tx, StatusCode::CREATED, &answer).await?;
-                tx.commit().await?;
-                Ok(response)
-            }
+        };
+        return Ok(response);
+    };
+    let mut tx = state.db.begin().await?;
+    let response = match shape {
+        Shape::One => {
+            let event = store::events::create(&mut *tx, items[0].clone()).await?;
+            claim.record(&mut tx, StatusCode::CREATED, &event).await?
+        }
+        Shape::Batch => {
+            let results = store::events::create_batch(&mut *tx, items).await?;
+            let answer = json!({ "results": results });
+            claim.record(&mut tx, StatusCode::CREATED, &answer).await?
         }
     };
-    settle(&state, write.await, claimed).await
+    tx.commit().await?;
+    Ok(response)
 }
 
 /// The write's answer; after a failure, which stored nothing, the key's

@@ -19,6 +19,8 @@ pub const HEADER: &str = "idempotency-key";
 /// Set on an answer that is a stored one sent again.
 pub const REPLAYED: &str = "idempotent-replayed";
 const MAX_CHARS: usize = 255;
+const IN_FLIGHT: &str =
+    "A request with this Idempotency-Key is still being processed; retry later.";
 
 /// The request's `Idempotency-Key`, if it sent one: 1–255 printable ASCII
 /// characters, or a 400.
@@ -95,9 +97,7 @@ pub async fn start(
         Claim::Mismatch => Err(ApiError::Unprocessable(
             "This Idempotency-Key was used with a different request.".to_owned(),
         )),
-        Claim::InFlight => Err(ApiError::Conflict(
-            "A request with this Idempotency-Key is still being processed; retry later.".to_owned(),
-        )),
+        Claim::InFlight => Err(ApiError::Conflict(IN_FLIGHT.to_owned())),
     }
 }
 

@@ -23,12 +23,13 @@ pub struct Alert {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub timestamp: OffsetDateTime,
     pub status: AlertStatus,
-    /// The key events attach to this alert by while it is not Resolved.
+    /// The key events from its source attach to this alert by while it is
+    /// not Resolved.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub dedup_key: Option<String>,
     /// How many events this alert stands for: 1, and one more for each
     /// event attached to it.
-    pub occurrences: i32,
+    pub occurrences: i64,
     /// When its first event came in.
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -84,8 +84,8 @@ crate::body! {
         or attaches to the open alert with its `dedup_key`, unless a silence matches it.",
     fields {
         /// The sensor or system that reported it. An ingest key's events
-        /// are its source's: leave it out, or give that same source.
-        source: Option<Source>,
+        /// are its source's: a key may leave it out, or give that same source.
+        source: SenderSource,
         event_type: EventType,
         severity: Severity,
         /// What was seen; kept verbatim, may be empty.
@@ -95,6 +95,34 @@ crate::body! {
         dedup_key: Option<DedupKey>,
     },
     read_only ["id", "timestamp", "alert", "outcome", "silence"],
+}
+
+/// An ingest body's `source`: required of a user, optional for an ingest
+/// key (whose source it is anyway). Documented as required, which is true
+/// for users and harmless for keys; `Incoming::parse` settles it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderSource(pub Option<Source>);
+
+impl BodyField for SenderSource {
+    const OPTIONAL: bool = true;
+    const DOCUMENTED_OPTIONAL: bool = false;
+
+    fn from_json(value: &Value) -> Result<Self, String> {
+        Source::from_json(value).map(|s| Self(Some(s)))
+    }
+
+    fn from_null() -> Result<Self, String> {
+        Ok(Self(None))
+    }
+
+    fn absent() -> Option<Self> {
+        Some(Self(None))
+    }
+
+    #[cfg(feature = "openapi")]
+    fn schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        Source::schema(description)
+    }
 }
 
 /// An event ready to store: its source settled.

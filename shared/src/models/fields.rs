@@ -91,6 +91,9 @@ impl TextRule {
 pub trait BodyField: Sized {
     /// Whether a complete body may leave the field out (`Option<T>`).
     const OPTIONAL: bool = false;
+    /// Whether the document says so (a field only some callers may leave
+    /// out is documented as required).
+    const DOCUMENTED_OPTIONAL: bool = Self::OPTIONAL;
 
     /// The value, or the message for the field's error list.
     fn from_json(value: &Value) -> Result<Self, String>;
@@ -376,7 +379,7 @@ macro_rules! body {
                         $doc,
                         vec![$((
                             stringify!($field),
-                            <$ty as $crate::models::fields::BodyField>::OPTIONAL,
+                            <$ty as $crate::models::fields::BodyField>::DOCUMENTED_OPTIONAL,
                             <$ty as $crate::models::fields::BodyField>::schema(
                                 concat!($($field_doc),*).trim(),
                             ),

@@ -189,20 +189,26 @@ impl NewSilence {
     /// Reads a body and checks the window against `now`.
     pub fn parse(body: &Map<String, Value>, now: OffsetDateTime) -> Result<Self, FieldErrors> {
         let body = SilenceBody::parse(body)?;
-        let starts_at = body.starts_at.unwrap_or(now);
+        // PostgreSQL keeps microseconds: judge the window as it will be stored.
+        let micros = |t: OffsetDateTime| {
+            t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+                .unwrap_or(t)
+        };
+        let starts_at = micros(body.starts_at.unwrap_or(now));
+        let ends_at = micros(body.ends_at);
         let mut errors = FieldErrors::new();
-        if body.ends_at <= starts_at {
+        if ends_at <= starts_at {
             errors.add("ends_at", "Must be after starts_at.");
-        } else if body.ends_at - starts_at > MAX_WINDOW {
+        } else if ends_at - starts_at > MAX_WINDOW {
             errors.add("ends_at", "Must be at most 90 days after starts_at.");
-        } else if body.ends_at <= now {
+        } else if ends_at <= now {
             errors.add("ends_at", "Must be in the future.");
         }
         errors.into_result()?;
         Ok(Self {
             matchers: body.matchers,
             starts_at,
-            ends_at: body.ends_at,
+            ends_at,
             comment: body.comment,
         })
     }

@@ -11,8 +11,9 @@ use crate::models::alert::{Alert, AlertFilter, AlertUpdate};
 macro_rules! select_alerts {
     () => {
         "SELECT a.id, a.event_id AS event, e.source, e.event_type, a.severity, \
-         e.description, e.timestamp, a.status, a.dedup_key, a.occurrences, a.first_seen, \
-         a.last_seen, a.created_at, a.updated_at \
+         e.description, e.timestamp, a.status, a.dedup_key, \
+         COALESCE(a.occurrences, 1) AS occurrences, COALESCE(a.first_seen, a.created_at) AS first_seen, \
+         COALESCE(a.last_seen, a.created_at) AS last_seen, a.created_at, a.updated_at \
          FROM alerts a JOIN events e ON e.id = a.event_id"
     };
 }
@@ -184,6 +185,21 @@ pub enum Updated {
     },
 }
 
+/// The index that keeps one alert not Resolved per source and dedup key.
+const OPEN_DEDUP_INDEX: &str = "alerts_open_dedup_key";
+
+/// Another alert, not Resolved, with alert `id`'s source and dedup key.
+async fn open_twin(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "SELECT o.id FROM alerts a JOIN alerts o \
+           ON o.dedup_source = a.dedup_source AND o.dedup_key = a.dedup_key \
+         WHERE a.id = $1 AND o.id <> a.id AND o.status <> 'Resolved'",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 /// The id of the event that raised alert `id`; `None` if there is no such alert.
 pub async fn event_of(db: &PgPool, id: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT event_id FROM alerts WHERE id = $1")
@@ -219,20 +235,14 @@ pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx
         });
     }
     let next = status.filter(|next| *next != current);
-    if current == AlertStatus::Resolved && next.is_some() {
-        let other: Option<i64> = sqlx::query_scalar(
-            "SELECT o.id FROM alerts a JOIN alerts o ON o.dedup_key = a.dedup_key \
-             WHERE a.id = $1 AND o.id <> a.id AND o.status <> 'Resolved'",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(other) = other {
-            return Ok(Updated::KeyTaken { other });
-        }
+    if current == AlertStatus::Resolved
+        && next.is_some()
+        && let Some(other) = open_twin(&mut *tx, id).await?
+    {
+        return Ok(Updated::KeyTaken { other });
     }
     if next.is_some() {
-        sqlx::query(
+        let changed = sqlx::query(
             "WITH changed AS ( \
                  UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 \
                  RETURNING id, event_id \
@@ -245,7 +255,19 @@ pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx
         .bind(current)
         .bind(by)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        match changed {
+            // An alert with the key was raised since the check above (by a
+            // sensor, or another reopening): the unique index refused this.
+            Err(sqlx::Error::Database(e)) if e.constraint() == Some(OPEN_DEDUP_INDEX) => {
+                drop(tx);
+                let other = open_twin(db, id).await?.unwrap_or_default();
+                return Ok(Updated::KeyTaken { other });
+            }
+            changed => {
+                changed?;
+            }
+        }
     }
     let alert = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
     tx.commit().await?;

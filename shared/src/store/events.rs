@@ -136,12 +136,14 @@ pub struct Prepared {
 /// Stores events in order, in one statement. Ids are drawn from the
 /// events' sequence first, so alerts can name their event in the same
 /// statement. Each High or Critical event that no silence matched raises an
-/// alert; those with a `dedup_key` are grouped by key, and each group raises
-/// one alert or, when an alert with that key is not Resolved, attaches to it
-/// (`ON CONFLICT` on the partial unique index, so concurrent writers cannot
-/// raise two). The group's first event is the alert's `event`; the others
-/// name it in `alert_id`. Groups are written in key order, so two batches
-/// attaching to the same alerts lock them in the same order.
+/// alert; those with a `dedup_key` are grouped by source and key (a key is
+/// its source's: one sensor cannot attach to another's alerts), and each
+/// group raises one alert or, when an alert with that source and key is not
+/// Resolved, attaches to it (`ON CONFLICT` on the partial unique index, so
+/// concurrent writers cannot raise two). The group's first event is the
+/// alert's `event`; the others name it in `alert_id`. Groups are written in
+/// key order, so two batches attaching to the same alerts lock them in the
+/// same order.
 ///
 /// `full` answers whole events (the single POST), otherwise what a batch
 /// answers of each.
@@ -168,9 +170,9 @@ fn ingest_sql(items: &[Prepared], full: bool, show: bool) -> Sql {
     sql.bind(columns.source)
         .push("::text[], ")
         .bind(columns.event_type)
-        .push(", ")
+        .push("::event_type[], ")
         .bind(columns.severity)
-        .push(", ")
+        .push("::severity[], ")
         .bind(columns.description)
         .push("::text[], ")
         .bind(columns.dedup_key)
@@ -182,24 +184,26 @@ fn ingest_sql(items: &[Prepared], full: bool, show: bool) -> Sql {
          ), raising AS ( \
              SELECT * FROM input WHERE severity >= 'High' AND silence_id IS NULL \
          ), alerted AS ( \
-             INSERT INTO alerts (event_id, severity, dedup_key, occurrences) \
-             SELECT * FROM ( \
-                 SELECT id, severity, dedup_key, 1 FROM raising WHERE dedup_key IS NULL \
+             INSERT INTO alerts (event_id, severity, dedup_source, dedup_key, occurrences, \
+                                 first_seen, last_seen) \
+             SELECT *, now(), now() FROM ( \
+                 SELECT id, severity, NULL, NULL, 1::bigint FROM raising WHERE dedup_key IS NULL \
                  UNION ALL \
-                 SELECT (array_agg(id ORDER BY n))[1], max(severity), dedup_key, count(*)::int \
-                 FROM raising WHERE dedup_key IS NOT NULL GROUP BY dedup_key \
-             ) AS raised (event_id, severity, dedup_key, occurrences) \
-             ORDER BY dedup_key NULLS FIRST \
-             ON CONFLICT (dedup_key) WHERE status <> 'Resolved' DO UPDATE SET \
-                 occurrences = alerts.occurrences + EXCLUDED.occurrences, \
+                 SELECT (array_agg(id ORDER BY n))[1], max(severity), source, dedup_key, count(*) \
+                 FROM raising WHERE dedup_key IS NOT NULL GROUP BY source, dedup_key \
+             ) AS raised (event_id, severity, dedup_source, dedup_key, occurrences) \
+             ORDER BY dedup_source NULLS FIRST, dedup_key \
+             ON CONFLICT (dedup_source, dedup_key) WHERE status <> 'Resolved' DO UPDATE SET \
+                 occurrences = COALESCE(alerts.occurrences, 1) + EXCLUDED.occurrences, \
                  severity = GREATEST(alerts.severity, EXCLUDED.severity), \
                  last_seen = now(), updated_at = now() \
-             RETURNING id, event_id, dedup_key \
+             RETURNING id, event_id, dedup_source, dedup_key \
          ), matched AS ( \
              SELECT i.*, a.id AS alert, a.event_id AS alert_event \
              FROM input i LEFT JOIN alerted a \
                ON i.severity >= 'High' AND i.silence_id IS NULL \
-              AND (a.dedup_key = i.dedup_key OR (i.dedup_key IS NULL AND a.event_id = i.id)) \
+              AND ((a.dedup_source = i.source AND a.dedup_key = i.dedup_key) \
+                   OR (i.dedup_key IS NULL AND a.event_id = i.id)) \
          ), stored AS ( \
              INSERT INTO events \
                  (id, source, event_type, severity, description, dedup_key, silence_id, alert_id) \
@@ -317,7 +321,7 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
          ), synced AS ( \
              UPDATE alerts SET severity = e.severity, updated_at = now() \
              FROM e WHERE alerts.event_id = e.id AND alerts.severity <> e.severity \
-               AND alerts.occurrences = 1 \
+               AND COALESCE(alerts.occurrences, 1) = 1 \
              RETURNING alerts.id \
          ) \
          INSERT INTO alerts (event_id, severity) \

@@ -10,8 +10,10 @@ use sqlx::{PgExecutor, PgPool};
 
 /// How long an answer is kept.
 pub const KEEP_HOURS: i32 = 24;
-/// A claim older than this with no answer belongs to a request that died.
-const ABANDONED_AFTER_SECONDS: i32 = 60;
+/// A claim older than this with no answer belongs to a request that died or
+/// was cut off by the request deadline (8 s by default; Lambda's timeout is
+/// 10 s), so a retry after a 503 waits at most this long.
+pub const ABANDONED_AFTER_SECONDS: i32 = 20;
 /// Expired rows are swept, this many at most, by one claim in `SWEEP_ONE_IN`.
 const SWEEP_BATCH: i64 = 1000;
 const SWEEP_ONE_IN: u32 = 50;
@@ -43,13 +45,7 @@ pub async fn claim(
     request_hash: &[u8; 32],
 ) -> sqlx::Result<Claim> {
     if crate::random::one_in(SWEEP_ONE_IN) {
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE (principal, key) IN ( \
-                 SELECT principal, key FROM idempotency_keys WHERE expires_at <= now() LIMIT $1)",
-        )
-        .bind(SWEEP_BATCH)
-        .execute(db)
-        .await?;
+        sweep(db).await;
     }
     let claimed: Option<bool> = sqlx::query_scalar(
         "INSERT INTO idempotency_keys (principal, key, request_hash, expires_at) \
@@ -97,16 +93,37 @@ pub async fn claim(
     })
 }
 
-/// Records the answer, in the transaction of the request's writes.
+/// Deletes expired rows, a bounded number. Rows another request is taking
+/// over are skipped (locked) and rows no longer expired are kept (checked
+/// again), so a sweep never removes a live claim. A failure is only logged:
+/// the sweep is housekeeping, not the request's work.
+async fn sweep(db: &PgPool) {
+    let swept = sqlx::query(
+        "DELETE FROM idempotency_keys WHERE expires_at <= now() AND (principal, key) IN ( \
+             SELECT principal, key FROM idempotency_keys WHERE expires_at <= now() \
+             LIMIT $1 FOR UPDATE SKIP LOCKED)",
+    )
+    .bind(SWEEP_BATCH)
+    .execute(db)
+    .await;
+    if let Err(e) = swept {
+        tracing::warn!(error = %e, "sweeping expired idempotency keys failed");
+    }
+}
+
+/// Records the answer, in the transaction of the request's writes. `false`
+/// if the claim is no longer this request's (it was taken over as
+/// abandoned): the caller must roll its writes back.
 pub async fn complete(
     db: impl PgExecutor<'_>,
     principal: &str,
     key: &str,
     status: u16,
     body: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE principal = $1 AND key = $2",
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, body = $4 \
+         WHERE principal = $1 AND key = $2 AND status IS NULL",
     )
     .bind(principal)
     .bind(key)
@@ -114,7 +131,7 @@ pub async fn complete(
     .bind(body)
     .execute(db)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Gives a claim up: the request failed and stored nothing, so a retry

@@ -151,6 +151,12 @@ impl Sql {
     }
 }
 
+/// Whether PostgreSQL aborted the statement to break a deadlock (or a
+/// serialization conflict): nothing was written, and running it again is safe.
+pub fn is_deadlock(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+}
+
 /// One round trip to the database, for a health check.
 pub async fn ping(db: &sqlx::PgPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await.map(|_| ())

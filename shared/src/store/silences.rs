@@ -7,13 +7,17 @@ use time::OffsetDateTime;
 use super::Sql;
 use crate::models::silence::{NewSilence, Silence, SilenceFilter};
 
-/// The columns of `Silence`; `ends_at` is when it stops acting, so an early
-/// end counts.
+/// The columns of `Silence`. `ends_at` is when it stops acting, so an early
+/// end counts; a pending silence ended early never starts (its `ends_at` is
+/// then its `starts_at`), and any ended one is expired.
 macro_rules! select_silences {
     () => {
         "SELECT * FROM (SELECT id, source, event_type, severities AS severity, dedup_key, \
-         starts_at, LEAST(ends_at, ended_at) AS ends_at, ended_at, \
-         (CASE WHEN LEAST(ends_at, ended_at) <= now() THEN 'expired' \
+         starts_at, \
+         CASE WHEN ended_at IS NULL THEN ends_at \
+              ELSE GREATEST(starts_at, LEAST(ends_at, ended_at)) END AS ends_at, \
+         ended_at, \
+         (CASE WHEN ended_at IS NOT NULL OR ends_at <= now() THEN 'expired' \
                WHEN starts_at > now() THEN 'pending' \
                ELSE 'active' END)::silence_state AS state, \
          comment, created_by, created_at FROM silences) s"
