@@ -6,8 +6,8 @@ Reads the routes the local server serves from stdin, one per line:
     <function> <path>        e.g.  token /api/token/
                                    events /api/events/{id}/
 
-where <function> is token, events or alerts (TokenFunction, EventsFunction,
-AlertsFunction in the template). Blank lines and lines starting with # are
+where <function> is token, events, alerts, keys or silences (TokenFunction,
+EventsFunction, AlertsFunction, KeysFunction, SilencesFunction in the template). Blank lines and lines starting with # are
 ignored.
 
 From the template it takes every HttpApi event of every
@@ -34,6 +34,8 @@ FUNCTIONS = {
     "token": "TokenFunction",
     "events": "EventsFunction",
     "alerts": "AlertsFunction",
+    "keys": "KeysFunction",
+    "silences": "SilencesFunction",
 }
 LOGICAL_TO_NAME = {logical: name for name, logical in FUNCTIONS.items()}
 
