@@ -53,6 +53,12 @@ def function_event(name, env):
             f"/api/alerts/{env['BENCH_ALERT_ID']}/",
             headers={"authorization": f"Bearer {env['BENCH_ANALYST_TOKEN']}"},
         )
+    if name == "keys":
+        return http_api_event("GET", "/api/keys/",
+                              headers={"authorization": f"Bearer {env['BENCH_ADMIN_TOKEN']}"})
+    if name == "silences":
+        return http_api_event("GET", "/api/silences/",
+                              headers={"authorization": f"Bearer {env['BENCH_ANALYST_TOKEN']}"})
     raise ValueError(f"no cold-start request defined for {name!r}")
 
 
@@ -167,7 +173,7 @@ def measure_function(name, bootstrap, starts, app_env, log_dir, inputs):
     return result
 
 
-FUNCTIONS = ("token", "token-signin", "events", "alerts")
+FUNCTIONS = ("token", "token-signin", "events", "alerts", "keys", "silences")
 
 
 def run(template, starts, log_dir, app_env, inputs, functions=FUNCTIONS):

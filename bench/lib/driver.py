@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import batches
 import coldstart
 import dburl
 import explain
@@ -51,6 +52,11 @@ ARGON2_SOURCE = "shared/src/auth/password.rs"
 # (pgbench's \set makes only numbers); wrk's vary source, type and text.
 INGEST_EVENT = {"source": "sensor-001", "event_type": "intrusion", "severity": "High",
                 "description": "pgbench ingest: suspicious traffic burst"}
+# Batch ingest: 4 clients (wrk connections, pgbench clients), each sending
+# batches of 1,000 from these many distinct ones (bench/lib/batches.py).
+BATCH_CLIENTS = 4
+BATCH_COUNT = 16
+BATCH_DIR = f"{WORK}/batches"
 
 
 class Failure(Exception):
@@ -216,6 +222,8 @@ class Bench:
         self.statements["first_page"] = self.fetch_statements("alerts-list", ALERT_FILTER, user=self.analyst_id)
         self.statements["ingest"] = self.fetch_statements("events-create", json.dumps(INGEST_EVENT),
                                                           user=self.admin_id)
+        paths = batches.write(BATCH_DIR, BATCH_COUNT)
+        self.statements["ingest_batch"] = self.fetch_statements("events-batch", paths[0], user=self.admin_id)
 
     def ensure_tools(self):
         packages = [] if shutil.which("wrk") else ["wrk"]
@@ -288,16 +296,17 @@ class Bench:
 
     # --------------------------------------------------------------- server
 
-    def start_server(self):
+    def start_server(self, binary=None, log_name="server.log"):
         """Long-lived tokens so none expires mid-run, and a sign-in limit no
         run can reach: the token scenario signs in thousands of times, 32 at
         once, and each attempt counts before its password is checked."""
+        binary = binary or self.tmctl
         port = net.free_port()
         self.api = f"http://127.0.0.1:{port}"
-        log(f"starting {self.tmctl} serve on 127.0.0.1:{port}")
+        log(f"starting {binary} serve on 127.0.0.1:{port}")
         env = dict(self.environ, DATABASE_URL=self.bench_url, JWT_SECRET=self.jwt_secret,
                    ACCESS_TOKEN_LIFETIME="86400", LOGIN_MAX_FAILURES="1000000")
-        self.server = Server([self.tmctl, "serve", "--bind", f"127.0.0.1:{port}"], env, f"{WORK}/server.log")
+        self.server = Server([binary, "serve", "--bind", f"127.0.0.1:{port}"], env, f"{WORK}/{log_name}")
         self.server.start()
         try:
             net.wait(f"{self.api}/api/alerts/", self.server.alive, 60)
@@ -340,16 +349,19 @@ class Bench:
 
     # ------------------------------------------------------------ scenarios
 
-    def measure(self, name, script, path, **env):
+    def measure(self, name, script, path, connections=None, **env):
         """One wrk run of bench/wrk/SCRIPT against PATH with env's variables
-        in its environment (tokens stay off the command line)."""
+        in its environment (tokens stay off the command line), at the run's
+        concurrency unless `connections` is given."""
         out = f"{WORK}/wrk-{self.size}-{name}.txt"
         log(f"{self.size} events: {name}")
         if not self.server.alive():
             self.abort(f"the server died before {name} at {self.size} events (see {WORK}/server.log)")
         rss_reset = self.server.reset_peak_rss()
         o = self.opts
-        command = ["wrk", f"-t{o.threads}", f"-c{o.connections}", f"-d{o.duration}s", "--timeout", WRK_TIMEOUT,
+        connections = connections or o.connections
+        threads = min(o.threads, connections)
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{o.duration}s", "--timeout", WRK_TIMEOUT,
                    "-s", f"bench/wrk/{script}", self.api + path]
         with open(out, "w", encoding="utf-8") as f:
             try:
@@ -410,6 +422,45 @@ class Bench:
         self.record_scenario("ingest", "/api/events/", m, ingest_check={
             "rows_added": events_after - events_before, "alerts_added": alerts_after - alerts_before})
 
+    def scenario_ingest_baseline(self):
+        """The single-event ingest again, served by BASELINE_TMCTL (the code
+        before this round's changes) on the same database, just after: the
+        target is that today's single ingest is within 10% of it."""
+        baseline = self.environ.get("BASELINE_TMCTL")
+        if not baseline:
+            return
+        main_server, main_api = self.server, self.api
+        try:
+            self.start_server(baseline, log_name="server-baseline.log")
+            m = self.measure("ingest_baseline", "post_event.lua", "/api/events/", BENCH_TOKEN=self.admin_token)
+            self.record_scenario("ingest_baseline", "/api/events/", m, binary=baseline)
+        finally:
+            self.stop_server()
+            self.server, self.api = main_server, main_api
+
+    def scenario_ingest_batch(self):
+        """Batches of 1,000 from 4 clients. Every batch answered 2xx must be
+        1,000 rows in the database. The rows are deleted afterwards, so that
+        the data set keeps its size for what comes after."""
+        counts = "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM alerts)"
+        events_before, alerts_before = self.sql_ints(counts)
+        last_event = self.sql_ints("SELECT coalesce(max(id), 0) FROM events")[0]
+        m = self.measure("ingest_batch", "post_batch.lua", "/api/events/batch/", connections=BATCH_CLIENTS,
+                         BENCH_TOKEN=self.admin_token, BENCH_BATCH_DIR=BATCH_DIR,
+                         BENCH_BATCH_COUNT=str(BATCH_COUNT))
+        time.sleep(1)
+        events_after, alerts_after = self.sql_ints(counts)
+        self.record_scenario("ingest_batch", "/api/events/batch/", m, batch_size=batches.BATCH_SIZE,
+                             clients=BATCH_CLIENTS, ingest_check={
+                                 "rows_added": events_after - events_before,
+                                 "alerts_added": alerts_after - alerts_before,
+                                 "events_per_answer": batches.BATCH_SIZE})
+        self.ceiling("ingest_batch", self.statements["ingest_batch"],
+                     statement_source("events-batch", f"{BATCH_DIR}/batch-0.json", self.admin_id),
+                     clients=BATCH_CLIENTS)
+        self.sql(f"DELETE FROM events WHERE id > {int(last_event)}")
+        self.sql("VACUUM ANALYZE")
+
     def scenario_token(self):
         body = json.dumps({"username": self.admin_user, "password": self.admin_password})
         self.record_scenario("token", "/api/token/",
@@ -441,10 +492,10 @@ class Bench:
 
     # ------------------------------------------------------------- ceilings
 
-    def ceiling(self, scenario, found, source, drawn=None):
+    def ceiling(self, scenario, found, source, drawn=None, clients=None):
         """pgbench running the server's statements for one request of
         scenario (all of them, the user's check included), one transaction
-        per request, at wrk's concurrency."""
+        per request, at wrk's concurrency (or `clients`)."""
         log(f"{self.size} events: pgbench {scenario} ceiling")
         base = f"{WORK}/pgbench-{self.size}-{scenario}"
         try:
@@ -455,13 +506,15 @@ class Bench:
         with open(base + ".sql", "w", encoding="utf-8") as f:
             f.write(script)
         o = self.opts
-        ok, figures = pgbench.run(self.bench_url, base + ".sql", defines, o.connections, o.threads, o.duration,
+        clients = clients or o.connections
+        threads = min(o.threads, clients)
+        ok, figures = pgbench.run(self.bench_url, base + ".sql", defines, clients, threads, o.duration,
                                   base + ".txt")
         if not ok or figures["tps"] is None:
             self.problem(f"pgbench {scenario} failed at {self.size} events (see {base}.txt)")
             return
-        self.record("pgbench", size=self.size, scenario=scenario, **figures, clients=o.connections,
-                    threads=o.threads, duration_s=o.duration, source=source, script=base + ".sql",
+        self.record("pgbench", size=self.size, scenario=scenario, **figures, clients=clients,
+                    threads=threads, duration_s=o.duration, source=source, script=base + ".sql",
                     statements=[s.as_json() for s in found], drawn=drawn or {})
 
     def read_ceilings(self):
@@ -497,9 +550,13 @@ class Bench:
         # Beside the reads they bound, before ingest adds rows to the pages.
         self.read_ceilings()
         self.scenario_ingest()
+        self.scenario_ingest_baseline()
         self.scenario_token()
         self.scenario_events_window()
         self.ingest_ceiling()
+        if self.size == self.opts.sizes[-1]:
+            # Last: it adds (and then deletes) about a million rows.
+            self.scenario_ingest_batch()
 
     # ---------------------------------------------------------------- plans
 

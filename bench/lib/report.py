@@ -29,6 +29,7 @@ DOCS_END = "<!-- end of the figures bench/run writes -->"
 # `--user ID`, the id of the user wrk signs in as).
 CEILINGS = {
     "ingest": "tmctl statements events-create",
+    "ingest_batch": "tmctl statements events-batch bench/.work/batches/batch-0.json",
     "alerts_first_page": "tmctl statements alerts-list 'severity=High&status=Open'",
     "alert_by_id": "tmctl statements alerts-get",
 }
@@ -42,6 +43,8 @@ SCENARIO_TITLES = {
     "alerts_deep_page": "same filter, middle page (analyst)",
     "alert_by_id": "GET /api/alerts/{id}/, random ids (analyst)",
     "ingest": "POST /api/events/, High event (admin)",
+    "ingest_baseline": "same, served by the code before this round (BASELINE_TMCTL)",
+    "ingest_batch": "POST /api/events/batch/, 1,000 events a batch, 4 clients (admin)",
     "token": "POST /api/token/ (admin credentials)",
     "events_window": "GET /api/events/?since&until, narrow window (admin)",
 }
@@ -152,6 +155,7 @@ def build_document(facts):
         "pgbench": pgbench,
         "ingest_vs_pgbench": ingest_ratios(api, pgbench),
         "reads_vs_pgbench": read_ratios(api, pgbench),
+        "batch_vs_pgbench": ceiling_ratios(api, pgbench, ("ingest_batch",)),
         "plans": strip_kind(last_of_kind(facts, "plans")),
         "cold_start": cold,
         "cold_start_plain": strip_kind(last_of_kind(facts, "cold_start_plain")),
@@ -208,6 +212,31 @@ def api_targets(doc):
     ratio = ratios[0]["ratio"] if ratios else None
     found.append(target("Ingest: API rps / pgbench tps", ">= 0.50", ratio,
                         None if ratio is None else ratio >= 0.5, "", load_note))
+    found.extend(batch_targets(doc, size))
+    return found
+
+
+def batch_targets(doc, size):
+    """Batch ingest's events/s and its ratio to pgbench's same statement (4
+    clients each), and single ingest against the baseline binary, in the
+    same run."""
+    found = []
+    batch = next((e for e in doc["api"] if e["scenario"] == "ingest_batch" and e["size"] == size), None)
+    result = batch and batch.get("result")
+    per_s = round(result["rps"] * batch["batch_size"]) if result else None
+    note = f"at {size:,} events, {batch['clients']} clients" if batch else "no batch scenario in this run"
+    found.append(target("Batch ingest: events/s", ">= 50,000", per_s,
+                        None if per_s is None else per_s >= 50_000, "events/s", note))
+    ratios = [r for r in doc.get("batch_vs_pgbench", []) if r["size"] == size]
+    ratio = ratios[0]["ratio"] if ratios else None
+    found.append(target("Batch ingest: API / pgbench (same statement)", ">= 0.50", ratio,
+                        None if ratio is None else ratio >= 0.5, "", note))
+    single = scenario_result(doc, "ingest", size)
+    baseline = scenario_result(doc, "ingest_baseline", size)
+    kept = round(single["rps"] / baseline["rps"], 3) if single and baseline and baseline["rps"] else None
+    found.append(target("Single ingest: rps / the code before this round", ">= 0.90", kept,
+                        None if kept is None else kept >= 0.9, "",
+                        f"at {size:,} events, same run" if kept is not None else "no BASELINE_TMCTL"))
     return found
 
 
@@ -248,9 +277,10 @@ def scenario_problems(entry):
         found.append(f"{where}: {result['non_2xx']} answers with status >= 400")
     check = entry.get("ingest_check")
     if check and result.get("responses_2xx") is not None:
-        if check["rows_added"] < result["responses_2xx"]:
+        acknowledged = result["responses_2xx"] * check.get("events_per_answer", 1)
+        if check["rows_added"] < acknowledged:
             found.append(
-                f"{where}: {result['responses_2xx']} events acknowledged but only "
+                f"{where}: {acknowledged} events acknowledged but only "
                 f"{check['rows_added']} rows added"
             )
     return found
@@ -374,6 +404,12 @@ def md_api_notes(doc, size):
             c, r = e["ingest_check"], e.get("result") or {}
             notes.append(f"ingest: {num(r.get('responses_2xx'))} answered 2xx, {num(c['rows_added'])} "
                          f"events and {num(c['alerts_added'])} alerts added to the database")
+        if e["scenario"] == "ingest_batch" and e.get("ingest_check"):
+            c, r = e["ingest_check"], e.get("result") or {}
+            per_s = num(r["rps"] * e["batch_size"]) if r.get("rps") is not None else "?"
+            notes.append(f"batch ingest: {per_s} events/s; {num(r.get('responses_2xx'))} batches answered "
+                         f"2xx, {num(c['rows_added'])} events and {num(c['alerts_added'])} alerts added "
+                         "(then deleted, so later scenarios see the data set's size)")
         if e["scenario"] == "token":
             a = doc["argon2"]
             notes.append(f"token: argon2id m={a.get('memory_kib')} KiB, t={a.get('iterations')}, "
@@ -403,6 +439,24 @@ def md_pgbench(doc):
             "vary them.\n\n"
             + table(["Size", "API rps", "pgbench tps", "ratio"], rows) + "\n"
             + table(["Size", "statements", "pgbench tps", "latency avg ms", "clients"], detail) + "\n")
+
+
+def md_batch_pgbench(doc):
+    rows = [(num(r["size"]), num(r["api_rps"] * 1000), num(r["pgbench_tps"] * 1000), num(r["ratio"], 2))
+            for r in doc.get("batch_vs_pgbench", [])]
+    if not rows:
+        return ""
+    batch = [p for p in doc["pgbench"] if pgbench_scenario(p) == "ingest_batch"]
+    detail = [(num(p["size"]), statements_cell(p), num(p.get("tps")), num(p.get("latency_ms"), 2),
+               p.get("clients")) for p in batch]
+    return ("## Batch ingest against the database's ceiling\n\n"
+            "wrk with 4 connections sends batches of 1,000 events (40% High or Critical, a tenth of those "
+            "with one of 50 dedup keys; bench/lib/batches.py); pgbench runs the statements the server runs "
+            f"for the first of them (`{CEILINGS['ingest_batch']}`: the signed-in user's check and the one "
+            "ingest statement) with 4 clients for as long, in the same run.\n\n"
+            + table(["Size", "API events/s", "pgbench events/s", "ratio"], rows) + "\n"
+            + table(["Size", "statements", "pgbench tps (batches)", "latency avg ms", "clients"], detail)
+            + "\n")
 
 
 def statements_cell(entry):
@@ -493,7 +547,7 @@ def md_problems(doc):
 
 def render_markdown(doc):
     return "".join([md_header(doc), md_targets(doc), md_machine(doc), md_datasets(doc), md_api(doc),
-                    md_pgbench(doc), md_read_ceilings(doc), md_plans(doc), md_cold_start(doc),
+                    md_pgbench(doc), md_batch_pgbench(doc), md_read_ceilings(doc), md_plans(doc), md_cold_start(doc),
                     md_problems(doc)])
 
 
@@ -505,7 +559,8 @@ def md_summary(doc, results_link):
     run, machine = doc["run"], doc["machine"]
     size = largest_size(doc)
     ratios = {(r.get("scenario", "ingest"), r["size"]): r
-              for r in doc["ingest_vs_pgbench"] + doc.get("reads_vs_pgbench", [])}
+              for r in doc["ingest_vs_pgbench"] + doc.get("reads_vs_pgbench", [])
+              + doc.get("batch_vs_pgbench", [])}
     rows = []
     for e in (e for e in doc["api"] if e["size"] == size):
         r = e.get("result") or {}

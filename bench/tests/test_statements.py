@@ -152,9 +152,19 @@ class PgbenchScriptTest(unittest.TestCase):
         found = statements.parse(helpers.fixture("events-create.json"))
         script, defines = statements.pgbench_script(found)
         self.assertTrue(script.startswith("SELECT role FROM users WHERE id = :p1 AND is_active;\n"))
-        self.assertIn("VALUES (:p2, :p3, :p4, :p5)", script)
+        self.assertIn("FROM unnest(:p2::text[], :p3::event_type[], :p4::severity[], :p5::text[], :p6::text[], :p7::bigint[])", script)
         self.assertIn("WHERE severity >= 'High'", script)
-        self.assertEqual(list(defines.values()), ["1", "sensor-001", "intrusion", "High", "x"])
+        self.assertIn("nextval('events_id_seq'::regclass)", script)
+        self.assertEqual(list(defines.values()),
+                         ["1", '{"sensor-001"}', "{intrusion}", "{High}", '{"x"}', "{NULL}", "{NULL}"])
+
+    def test_a_batch_passes_each_column_as_one_array(self):
+        found = statements.parse(helpers.fixture("events-batch.json"))
+        script, defines = statements.pgbench_script(found)
+        self.assertEqual(len(script.splitlines()), 2)
+        self.assertEqual(defines["p2"], '{"s-1","s-2"}')
+        self.assertEqual(defines["p5"], '{"a \\"quoted\\" one","b"}')
+        self.assertEqual(defines["p6"], '{"k",NULL}')
 
     def test_arrays_are_passed_as_their_literal(self):
         found = statements.parse(helpers.fixture("alerts-list-two-statuses.json"))
