@@ -1,5 +1,5 @@
 """schemathesis hooks for scripts/fuzz-api: a check that a refused request
-changed nothing.
+changed nothing, and an Idempotency-Key of its own for every request.
 
 Runs with one worker, so responses arrive one at a time: the database's
 digest after each response is compared with the digest after the previous
@@ -9,7 +9,9 @@ last_used_at, the record of a key's use, written (at most once a minute) by
 any request the key authenticates.
 """
 
+import itertools
 import os
+import re
 import subprocess
 
 import schemathesis
@@ -51,3 +53,22 @@ def refused_requests_change_nothing(ctx, response, case):
             f"{case.method} {case.path} was refused with {response.status_code} "
             "but the database changed"
         )
+
+
+_sent = itertools.count(1)
+_VALID_KEY = re.compile(r"[ -~]{1,255}")
+
+
+@schemathesis.hook
+def before_call(ctx, case, kwargs):
+    """A valid generated Idempotency-Key gets a serial number: schemathesis
+    reuses a generated value across requests, which a client does only for a
+    retry of the same request. Otherwise a later POST of the stateful phase
+    gets the replayed answer of an earlier one (as it should), whose event
+    that phase may since have deleted, and "created resource not found"
+    follows. Invalid keys stay as generated, so they are still refused;
+    replays, reuse and overlap are tested end to end (cli/tests/api)."""
+    headers = case.headers or {}
+    for name, value in list(headers.items()):
+        if name.lower() == "idempotency-key" and isinstance(value, str) and _VALID_KEY.fullmatch(value):
+            headers[name] = f"{value[:240]}.{next(_sent)}"

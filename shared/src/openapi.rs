@@ -79,6 +79,9 @@ pub struct Endpoint {
     pub ok: (u16, &'static str, Option<RefOr<Schema>>),
     /// Further statuses the handler itself answers (400 for filters, 404, 429).
     pub errors: &'static [u16],
+    /// A list body whose items' errors come keyed by position
+    /// (`{"events": {"3": {...}}}`): the name of that list.
+    pub item_errors: Option<&'static str>,
 }
 
 /// The document's method for the name `api!` was given.
@@ -140,34 +143,58 @@ impl Endpoint {
         errors.sort_unstable();
         errors.dedup();
         for status in errors {
-            op = op.response(status.to_string(), error_response(status));
+            op = op.response(status.to_string(), error_response(status, self.item_errors));
         }
         op.build()
     }
 }
 
 /// The response for an error status, in the shape `ApiError` gives it.
-fn error_response(status: u16) -> Response {
+fn error_response(status: u16, item_errors: Option<&str>) -> Response {
     let detail = RefOr::Ref(Ref::from_schema_name("Error"));
     let (description, schema) = match status {
-        400 => (
-            "Invalid input: every bad field with its messages, or a `detail` for a body that is not JSON.",
-            AnyOfBuilder::new()
+        400 => {
+            let mut any = AnyOfBuilder::new()
                 .item(Ref::from_schema_name("ValidationErrors"))
-                .item(detail)
-                .into(),
-        ),
+                .item(detail);
+            if let Some(list) = item_errors {
+                // `{"events": {"3": {"severity": ["..."]}}}`.
+                let by_position = ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(Ref::from_schema_name("ValidationErrors")));
+                any = any.item(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .property(list, by_position)
+                        .required(list),
+                );
+            }
+            (
+                "Invalid input: every bad field with its messages (for a list's items, keyed by position from 0), or a `detail` for a body that is not JSON.",
+                any.into(),
+            )
+        }
         401 => (
             "No token, or a token that is expired, forged, of the wrong type or for an inactive user; for the token endpoint, wrong credentials.",
             detail,
         ),
-        403 => ("The user's role may not do this.", detail),
-        404 => ("No such resource, or no such page.", detail),
-        409 => (
-            "The change conflicts with the resource's current state.",
+        403 => (
+            "The user's role, or an ingest key (which may only record events), may not do this.",
             detail,
         ),
-        413 => ("The body is over 256 KiB.", detail),
+        404 => ("No such resource, or no such page.", detail),
+        409 => (
+            "The change conflicts with the resource's current state, or a request with the same Idempotency-Key is still running.",
+            detail,
+        ),
+        413 => (
+            "The body is over its limit: 256 KiB, or for a batch 5 MiB or more than 1,000 events.",
+            detail,
+        ),
+        422 => (
+            "The Idempotency-Key was used with a different request.",
+            detail,
+        ),
         415 => ("The body is not `application/json`.", detail),
         429 => (
             "Too many failed sign-ins for this username; retry after `Retry-After` seconds.",

@@ -49,6 +49,7 @@ tm_shared::api! {
             body: Some(batch_schema(IngestEvent::schema(), BATCH_MAX_EVENTS)),
             ok: (201, "What became of each event, in order.", Some(batch_results::<Ingested>())),
             errors: &[409, 422],
+            item_errors: Some("events"),
         },
     },
     DETAIL => {
