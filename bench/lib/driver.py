@@ -223,7 +223,8 @@ class Bench:
         self.statements["ingest"] = self.fetch_statements("events-create", json.dumps(INGEST_EVENT),
                                                           user=self.admin_id)
         paths = batches.write(BATCH_DIR, BATCH_COUNT)
-        self.statements["ingest_batch"] = self.fetch_statements("events-batch", paths[0], user=self.admin_id)
+        self.statements["ingest_batch"] = [self.fetch_statements("events-batch", path, user=self.admin_id)
+                                           for path in paths]
 
     def ensure_tools(self):
         packages = [] if shutil.which("wrk") else ["wrk"]
@@ -455,9 +456,10 @@ class Bench:
                                  "rows_added": events_after - events_before,
                                  "alerts_added": alerts_after - alerts_before,
                                  "events_per_answer": batches.BATCH_SIZE})
-        self.ceiling("ingest_batch", self.statements["ingest_batch"],
-                     statement_source("events-batch", f"{BATCH_DIR}/batch-0.json", self.admin_id),
-                     clients=BATCH_CLIENTS)
+        first, *others = self.statements["ingest_batch"]
+        self.ceiling("ingest_batch", first,
+                     statement_source("events-batch", f"{BATCH_DIR}/batch-N.json", self.admin_id),
+                     clients=BATCH_CLIENTS, more=others)
         self.sql(f"DELETE FROM events WHERE id > {int(last_event)}")
         self.sql("VACUUM ANALYZE")
 
@@ -492,24 +494,32 @@ class Bench:
 
     # ------------------------------------------------------------- ceilings
 
-    def ceiling(self, scenario, found, source, drawn=None, clients=None):
+    def ceiling(self, scenario, found, source, drawn=None, clients=None, more=()):
         """pgbench running the server's statements for one request of
         scenario (all of them, the user's check included), one transaction
-        per request, at wrk's concurrency (or `clients`)."""
+        per request, at wrk's concurrency (or `clients`). `more` are the
+        statements of further requests of the same kind (other batches):
+        each transaction then runs one of them all, picked at random."""
         log(f"{self.size} events: pgbench {scenario} ceiling")
         base = f"{WORK}/pgbench-{self.size}-{scenario}"
-        try:
-            script, defines = statements.pgbench_script(found, drawn)
-        except statements.StatementsError as e:
-            self.problem(f"pgbench {scenario}: {e}")
-            return
-        with open(base + ".sql", "w", encoding="utf-8") as f:
-            f.write(script)
+        paths, defines = [], {}
+        for k, each in enumerate([found, *more]):
+            path = base + (".sql" if k == 0 else f"-{k}.sql")
+            try:
+                script, own = statements.pgbench_script(each, drawn if k == 0 else None,
+                                                        prefix="" if k == 0 else f"s{k}_")
+            except statements.StatementsError as e:
+                self.problem(f"pgbench {scenario}: {e}")
+                return
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(script)
+            paths.append(path)
+            defines.update(own)
         o = self.opts
         clients = clients or o.connections
         threads = min(o.threads, clients)
-        ok, figures = pgbench.run(self.bench_url, base + ".sql", defines, clients, threads, o.duration,
-                                  base + ".txt")
+        ok, figures = pgbench.run(self.bench_url, paths[0] if len(paths) == 1 else paths, defines, clients,
+                                  threads, o.duration, base + ".txt")
         if not ok or figures["tps"] is None:
             self.problem(f"pgbench {scenario} failed at {self.size} events (see {base}.txt)")
             return

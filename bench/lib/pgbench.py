@@ -35,8 +35,12 @@ def parse_output(text):
 
 
 def command(url, script_path, defines, clients, threads, duration):
+    """`script_path` may be a list: pgbench then picks one of the scripts,
+    with equal weights, for each transaction."""
+    paths = [script_path] if isinstance(script_path, str) else list(script_path)
+    scripts = ["-f", paths[0]] if len(paths) == 1 else [a for p in paths for a in ("-f", f"{p}@1")]
     return (["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads),
-             "-T", str(duration), "-f", script_path]
+             "-T", str(duration)] + scripts
             + statements.pgbench_define_args(defines) + [url])
 
 

@@ -219,12 +219,13 @@ def _pgbench_hazard(text):
     return None
 
 
-def pgbench_script(statements, drawn=None):
+def pgbench_script(statements, drawn=None, prefix=""):
     """A pgbench script running the statements in order, one transaction
     for all of them, and the `-D` variables it needs, as (text, {name: value}).
 
-    `$n` of the k-th statement becomes `:pN`, N counting on from the
-    previous statements' parameters. `drawn` maps a variable name (`p1`) to
+    `$n` of the k-th statement becomes `:pN` (`:<prefix>pN`), N counting on
+    from the previous statements' parameters; a prefix keeps the variables
+    of scripts pgbench runs side by side apart. `drawn` maps a variable name (`p1`) to
     a pgbench expression drawn afresh each transaction (`random(1, 100)`)
     instead of the statement's value."""
     drawn = dict(drawn or {})
@@ -233,14 +234,14 @@ def pgbench_script(statements, drawn=None):
         parts = []
         for kind, text in tokens(statement.sql):
             if kind == "param":
-                parts.append(f":p{offset + int(text)}")
+                parts.append(f":{prefix}p{offset + int(text)}")
                 continue
             hazard = _pgbench_hazard(text)  # quoted text too: pgbench does not look at quotes
             if hazard:
                 raise StatementsError(f"{statement.name}: pgbench would read a variable in ...{hazard}...")
             parts.append(text)
         for number, value in enumerate(statement.params, start=offset + 1):
-            name = f"p{number}"
+            name = f"{prefix}p{number}"
             if name in drawn:
                 continue
             if value is None:
@@ -252,7 +253,7 @@ def pgbench_script(statements, drawn=None):
             raise StatementsError(f"{statement.name}: a line starting with a backslash "
                                   "would be a pgbench meta-command")
         lines.append(body + ";")
-    unknown = set(drawn) - {f"p{n}" for n in range(1, offset + 1)}
+    unknown = set(drawn) - {f"{prefix}p{n}" for n in range(1, offset + 1)}
     if unknown:
         raise StatementsError(f"no parameter {', '.join(sorted(unknown))} to draw")
     header = [f"\\set {name} {expression}" for name, expression in sorted(drawn.items())]

@@ -281,3 +281,16 @@ class PgbenchOutputTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PgbenchCommandTest(unittest.TestCase):
+    def test_several_scripts_run_with_equal_weights_and_prefixed_variables(self):
+        import pgbench
+        command = pgbench.command("postgres://x", ["a.sql", "b.sql"], {"p1": "1", "s1_p1": "2"}, 4, 2, 10)
+        self.assertIn("a.sql@1", command)
+        self.assertIn("b.sql@1", command)
+        self.assertEqual(pgbench.command("postgres://x", "a.sql", {}, 4, 2, 10)[-3:-1], ["-f", "a.sql"])
+        found = statements.parse(helpers.fixture("events-batch.json"))
+        script, defines = statements.pgbench_script(found, prefix="s3_")
+        self.assertIn(":s3_p2::text[]", script)
+        self.assertEqual(set(defines), {f"s3_p{n}" for n in range(1, 8)})
