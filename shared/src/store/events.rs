@@ -143,7 +143,9 @@ pub struct Prepared {
 /// concurrent writers cannot raise two). The group's first event is the
 /// alert's `event`; the others name it in `alert_id`. Groups are written in
 /// key order, so two batches attaching to the same alerts lock them in the
-/// same order.
+/// same order. Events find their alert by two equality joins (a key's
+/// group, or their own id), which PostgreSQL can hash, not one join on an
+/// `OR`, which it would loop over every pair.
 ///
 /// A single event has its own, simpler statement (`create_sql`): the batch's
 /// shape costs a third more in PostgreSQL for one row.
@@ -199,11 +201,12 @@ fn batch_sql(items: &[Prepared], show: bool) -> Sql {
                  last_seen = now(), updated_at = now() \
              RETURNING id, event_id, dedup_source, dedup_key \
          ), matched AS ( \
-             SELECT i.*, a.id AS alert, a.event_id AS alert_event \
-             FROM input i LEFT JOIN alerted a \
-               ON i.severity >= 'High' AND i.silence_id IS NULL \
-              AND ((a.dedup_source = i.source AND a.dedup_key = i.dedup_key) \
-                   OR (i.dedup_key IS NULL AND a.event_id = i.id)) \
+             SELECT i.*, COALESCE(k.id, u.id) AS alert, \
+                    COALESCE(k.event_id, u.event_id) AS alert_event \
+             FROM input i \
+             LEFT JOIN alerted k ON i.severity >= 'High' AND i.silence_id IS NULL \
+                  AND k.dedup_source = i.source AND k.dedup_key = i.dedup_key \
+             LEFT JOIN alerted u ON i.dedup_key IS NULL AND u.event_id = i.id \
          ), stored AS ( \
              INSERT INTO events \
                  (id, source, event_type, severity, description, dedup_key, silence_id, alert_id) \
