@@ -9,7 +9,9 @@ use tm_shared::auth::{AdminUser, AuthUser};
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
-use tm_shared::models::silence::{Matchers, NewSilence, Silence, SilenceBody, SilenceFilter};
+#[cfg(feature = "openapi")]
+use tm_shared::models::silence::{Matchers, SilenceBody};
+use tm_shared::models::silence::{NewSilence, Silence, SilenceFilter};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/silences/";
