@@ -11,9 +11,9 @@ use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
 use tm_shared::http::path::ResourceId;
+use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 #[cfg(feature = "openapi")]
 use tm_shared::models::event::{IngestEvent, Ingested};
-use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 pub use ingest::{BATCH_MAX_BODY_BYTES, BATCH_MAX_EVENTS, parse_batch};
