@@ -54,7 +54,7 @@ impl SilenceCache {
         }
         // Timed from before the query: what it read is at least this old.
         let asked = Instant::now();
-        let (_, silences) = store::silences::not_over(db).await?;
+        let silences = store::silences::not_over(db).await?;
         let silences = Arc::new(silences);
         *loaded = Some((asked, silences.clone()));
         Ok(silences)

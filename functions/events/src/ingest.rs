@@ -30,20 +30,17 @@ pub async fn create(
     body: RawJson<MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     let event = Incoming::parse(&body.object()?, sender.bound_source())?;
-    let start = idempotency::start(
+    ingest(
         &state,
-        sender.principal(),
+        &sender,
         key,
         &method,
-        uri.path(),
+        &uri,
         &body.0,
-    );
-    let claimed = match start.await? {
-        Start::Replay(response) => return Ok(response),
-        Start::Run(claimed) => claimed,
-    };
-    let result = record(&state, claimed.as_ref(), vec![event], Shape::One).await;
-    settle(&state, result, claimed).await
+        vec![event],
+        Shape::One,
+    )
+    .await
 }
 
 pub async fn batch(
@@ -55,20 +52,39 @@ pub async fn batch(
     body: RawJson<BATCH_MAX_BODY_BYTES>,
 ) -> Result<Response, ApiError> {
     let events = parse_batch(&body.object()?, sender.bound_source())?;
-    let start = idempotency::start(
+    ingest(
         &state,
-        sender.principal(),
+        &sender,
         key,
         &method,
-        uri.path(),
+        &uri,
         &body.0,
-    );
+        events,
+        Shape::Batch,
+    )
+    .await
+}
+
+/// What both routes do once their body is valid: answer a retry from the
+/// idempotency record, or store the events and give the key up on failure.
+#[allow(clippy::too_many_arguments)] // The request's parts, each once.
+async fn ingest(
+    state: &AppState,
+    sender: &Sender,
+    key: IdempotencyKey,
+    method: &Method,
+    uri: &Uri,
+    body: &[u8],
+    events: Vec<Incoming>,
+    shape: Shape,
+) -> Result<Response, ApiError> {
+    let start = idempotency::start(state, sender.principal(), key, method, uri.path(), body);
     let claimed = match start.await? {
         Start::Replay(response) => return Ok(response),
         Start::Run(claimed) => claimed,
     };
-    let result = record(&state, claimed.as_ref(), events, Shape::Batch).await;
-    settle(&state, result, claimed).await
+    let result = record(state, claimed.as_ref(), events, shape).await;
+    settle(state, result, claimed).await
 }
 
 /// What the answer shows: the whole event (single POST) or each event's
