@@ -6,8 +6,9 @@ Reads the routes the local server serves from stdin, one per line:
     <function> <path>        e.g.  token /api/token/
                                    events /api/events/{id}/
 
-where <function> is token, events, alerts, keys or silences (TokenFunction,
-EventsFunction, AlertsFunction, KeysFunction, SilencesFunction in the template). Blank lines and lines starting with # are
+where <function> is token, events, alerts, keys, silences or users
+(TokenFunction, EventsFunction, AlertsFunction, KeysFunction, SilencesFunction,
+UsersFunction in the template). Blank lines and lines starting with # are
 ignored.
 
 From the template it takes every HttpApi event of every
@@ -36,6 +37,7 @@ FUNCTIONS = {
     "alerts": "AlertsFunction",
     "keys": "KeysFunction",
     "silences": "SilencesFunction",
+    "users": "UsersFunction",
 }
 LOGICAL_TO_NAME = {logical: name for name, logical in FUNCTIONS.items()}
 

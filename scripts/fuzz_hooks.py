@@ -21,6 +21,8 @@ SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
   SELECT 'e' || e::text AS t FROM events e
   UNION ALL SELECT 'a' || a::text FROM alerts a
   UNION ALL SELECT 'h' || h::text FROM alert_history h
+  UNION ALL SELECT 'm' || m::text FROM alert_comments m
+  UNION ALL SELECT 't' || t::text FROM alert_timeline t
   UNION ALL SELECT 'u' || u::text FROM users u
   UNION ALL SELECT 'c' || c::text FROM alert_counts c
   UNION ALL SELECT 'k' || (k.id, k.name, k.source, k.prefix, k.secret_hash, k.created_by,

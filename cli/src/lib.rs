@@ -28,6 +28,7 @@ pub fn routes() -> Vec<(&'static str, String)> {
         ("alerts", alerts::PATHS),
         ("keys", keys::PATHS),
         ("silences", silences::PATHS),
+        ("users", ::users::PATHS),
     ];
     let mut all = Vec::new();
     for (function, paths) in functions {
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .merge(alerts::routes())
         .merge(keys::routes())
         .merge(silences::routes())
+        .merge(::users::routes())
         .merge(openapi::routes());
     let routes = tm_shared::http::routing::route_both(
         routes,

@@ -29,6 +29,7 @@ pub fn document() -> OpenApi {
     doc.merge(alerts::document());
     doc.merge(keys::document());
     doc.merge(silences::document());
+    doc.merge(::users::document());
     doc.info = InfoBuilder::new()
         .title("Threat monitoring API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -49,6 +50,7 @@ pub fn document() -> OpenApi {
             "silences",
             "Windows in which matching events raise no alert.",
         ),
+        tag("users", "Who may be assigned alerts, and who is signed in."),
     ]);
     if let Some(components) = doc.components.as_mut() {
         components.add_security_scheme(

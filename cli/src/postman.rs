@@ -22,6 +22,7 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 /// "Other" (a test below fails until it has a place).
 const RUN: &[(&str, &[&str])] = &[
     ("Sign in", &["token_obtain", "token_refresh"]),
+    ("Users", &["users_me", "users_list"]),
     (
         "Events",
         &[
@@ -39,6 +40,9 @@ const RUN: &[(&str, &[&str])] = &[
             "alerts_read",
             "alerts_events",
             "alerts_update",
+            "alerts_comment",
+            "alerts_comments",
+            "alerts_history",
         ],
     ),
     ("Ingest keys", &["keys_create", "keys_list", "keys_read"]),
@@ -218,7 +222,12 @@ fn example_body(operation: Option<&str>) -> String {
             "matchers": {"source": "ids-sensor-1", "severity": ["Low", "Medium"]},
             "ends_at": "{{silenceEndsAt}}", "comment": "Sensor maintenance, change CHG-1234",
         }),
-        Some("alerts_update") => json!({"status": "Acknowledged"}),
+        Some("alerts_update") => {
+            json!({"status": "Acknowledged", "comment": "Looking into it: scan from 203.0.113.7"})
+        }
+        Some("alerts_comment") => {
+            json!({"body": "Confirmed with the network team: not our scanner."})
+        }
         _ => json!({}),
     };
     serde_json::to_string_pretty(&body).expect("serialises")

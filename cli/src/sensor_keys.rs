@@ -23,7 +23,14 @@ pub async fn create(db: &PgPool, name: &str, source: &str) -> CliResult {
 }
 
 pub async fn list(db: &PgPool) -> CliResult {
-    let keys = store::keys::list(db, i64::MAX, 0).await?;
+    let keys = store::keys::list(
+        db,
+        store::Window::Page {
+            limit: i64::MAX,
+            offset: 0,
+        },
+    )
+    .await?;
     println!(
         "{:<6} {:<18} {:<24} {:<24} {:<10} {:<10}",
         "id", "prefix", "name", "source", "last used", "revoked"

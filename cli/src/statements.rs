@@ -8,11 +8,11 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use tm_shared::http::pagination::PageRequest;
 use tm_shared::models::alert::AlertFilter;
-use tm_shared::models::event::{EventFilter, Incoming};
+use tm_shared::models::event::{EventFilter, Incoming, Poster};
 use tm_shared::models::fields::FieldErrors;
 use tm_shared::models::query::QueryParams;
 use tm_shared::store::events::Prepared;
-use tm_shared::store::{self, Statement};
+use tm_shared::store::{self, Statement, Window};
 
 #[derive(Debug, Args)]
 pub struct Statements {
@@ -41,27 +41,34 @@ pub enum Request {
 /// The statements a request runs, in order.
 pub fn statements(asked: &Statements) -> anyhow::Result<Vec<Statement>> {
     let mut all = vec![store::users::active_role_statement(asked.user)];
-    all.extend(request_statements(&asked.request)?);
+    all.extend(request_statements(
+        &asked.request,
+        Poster::User(asked.user),
+    )?);
     Ok(all)
 }
 
-fn request_statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
+fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<Statement>> {
     Ok(match request {
         Request::AlertsList { query } => {
             let (filter, (limit, offset)) = list_request(query, AlertFilter::from_query)?;
-            store::alerts::list_statements(&filter, limit, offset)
+            let window = Window::Page { limit, offset };
+            store::alerts::list_statements(&filter, store::alerts::AlertOrder::NewestFirst, window)
         }
         Request::AlertsGet { id } => store::alerts::get_statements(*id),
         Request::EventsList { query } => {
             let (filter, (limit, offset)) = list_request(query, EventFilter::from_query)?;
-            store::events::list_statements(&filter, limit, offset)
+            store::events::list_statements(&filter, Window::Page { limit, offset })
         }
         Request::EventsCreate { body } => {
             let event = Incoming::parse(&object(body)?, None).map_err(invalid)?;
-            store::events::create_statements(Prepared {
-                event,
-                silence: None,
-            })
+            store::events::create_statements(
+                Prepared {
+                    event,
+                    silence: None,
+                },
+                by,
+            )
         }
         Request::EventsBatch { file } => {
             let body = std::fs::read_to_string(file)
@@ -75,7 +82,7 @@ fn request_statements(request: &Request) -> anyhow::Result<Vec<Statement>> {
                     silence: None,
                 })
                 .collect();
-            store::events::batch_statements(&items)
+            store::events::batch_statements(&items, by)
         }
     })
 }
@@ -138,14 +145,14 @@ mod tests {
         let bad = Request::AlertsList {
             query: "severity=Extreme".into(),
         };
-        assert!(request_statements(&bad).is_err());
+        assert!(request_statements(&bad, Poster::User(1)).is_err());
         let last = Request::EventsList {
             query: "page=last".into(),
         };
-        assert!(request_statements(&last).is_err());
+        assert!(request_statements(&last, Poster::User(1)).is_err());
         let body = Request::EventsCreate {
             body: r#"{"source": "s"}"#.into(),
         };
-        assert!(request_statements(&body).is_err());
+        assert!(request_statements(&body, Poster::User(1)).is_err());
     }
 }

@@ -23,6 +23,12 @@ pub enum ApiError {
     /// A body-level problem that is not about one field (e.g. not an object).
     #[error("bad request")]
     BadRequest(String),
+    /// A request header the server reads is malformed (`If-Match`).
+    #[error("bad header: {0}")]
+    BadHeader(String),
+    /// `If-Match` names a version that is no longer current; nothing changed.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     /// The body is not JSON at all.
     #[error("malformed JSON")]
     MalformedJson(String),
@@ -84,7 +90,9 @@ impl ApiError {
             Self::Validation(_)
             | Self::ItemValidation(_)
             | Self::BadRequest(_)
+            | Self::BadHeader(_)
             | Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::NotAuthenticated | Self::InvalidToken | Self::InvalidCredentials => {
                 StatusCode::UNAUTHORIZED
             }
@@ -107,7 +115,9 @@ impl ApiError {
         match self {
             Self::Validation(errors) => json!(errors.as_map()),
             Self::BadRequest(message) => json!({ "non_field_errors": [message] }),
-            Self::MalformedJson(message) => json!({ "detail": message }),
+            Self::MalformedJson(message)
+            | Self::BadHeader(message)
+            | Self::PreconditionFailed(message) => json!({ "detail": message }),
             Self::NotAuthenticated => {
                 json!({ "detail": "Authentication credentials were not provided." })
             }

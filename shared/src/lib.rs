@@ -16,6 +16,7 @@ pub mod random;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod triage;
 
 pub use error::{ApiError, FieldErrors};
 /// For the declaration macros (`body!`, `text_field!`) in other crates.

@@ -187,6 +187,10 @@ fn error_response(status: u16, item_errors: Option<&str>) -> Response {
             "The change conflicts with the resource's current state, or a request with the same Idempotency-Key is still running.",
             detail,
         ),
+        412 => (
+            "`If-Match` names a version that is no longer current: the resource changed since it was read, and nothing was changed now.",
+            detail,
+        ),
         413 => (
             "The body is over its limit: 256 KiB, or for a batch 5 MiB or more than 1,000 events.",
             detail,
@@ -277,19 +281,25 @@ pub fn page_of<T: ToSchema>() -> RefOr<Schema> {
             .format(Some(SchemaFormat::Custom("uri".into())))
             .description(Some(description))
     };
-    ObjectBuilder::new()
-        .property("count", integer(Some(0)))
-        .required("count")
-        .property("next", link("The next page's absolute URL, if any."))
-        .required("next")
-        .property(
-            "previous",
-            link("The previous page's absolute URL, if any."),
-        )
-        .required("previous")
-        .property("results", ArrayBuilder::new().items(schema_ref::<T>()))
-        .required("results")
-        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    let page = |count: bool, description: &str| {
+        let mut page = ObjectBuilder::new().description(Some(description));
+        if count {
+            page = page.property("count", integer(Some(0))).required("count");
+        }
+        page.property("next", link("The next page's absolute URL, if any."))
+            .required("next")
+            .property(
+                "previous",
+                link("The previous page's absolute URL, if any."),
+            )
+            .required("previous")
+            .property("results", ArrayBuilder::new().items(schema_ref::<T>()))
+            .required("results")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+    };
+    OneOfBuilder::new()
+        .item(page(true, "A page by number (`?page=`, the default)."))
+        .item(page(false, "A cursor page (`?cursor=`): no count."))
         .into()
 }
 
@@ -466,6 +476,37 @@ pub fn datetime_param(name: &str, description: &str) -> Parameter {
 }
 
 /// The optional `Idempotency-Key` header of the ingest routes.
+/// A query parameter that takes one of `values`.
+pub fn enum_param(name: &str, values: &[&str], description: &str) -> Parameter {
+    query(
+        name,
+        description,
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(values.iter().copied())),
+    )
+    .build()
+}
+
+/// `If-Match` on an alert's changes.
+pub fn if_match_param() -> Parameter {
+    ParameterBuilder::new()
+        .name("If-Match")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "The `ETag` of the alert as read (e.g. `\"3\"`), or `*`. The change applies only if the \
+             alert is still at that version; otherwise a 412 and nothing changes. Without it the \
+             last writer wins.",
+        ))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(\\*|\"[0-9]{1,18}\")$")),
+        ))
+        .build()
+}
+
 pub fn idempotency_param() -> Parameter {
     ParameterBuilder::new()
         .name("Idempotency-Key")
@@ -556,7 +597,7 @@ pub fn nullable(schema: RefOr<Schema>) -> RefOr<Schema> {
 }
 
 /// `page` and `page_size`, as `PageRequest::from_query` reads them.
-pub fn page_params() -> [Parameter; 2] {
+pub fn page_params() -> [Parameter; 3] {
     let page = OneOfBuilder::new().item(integer(Some(1))).item(
         ObjectBuilder::new()
             .schema_type(Type::String)
@@ -575,6 +616,13 @@ pub fn page_params() -> [Parameter; 2] {
                 "Results per page: {DEFAULT_PAGE_SIZE} unless given; more than {MAX_PAGE_SIZE} is read as {MAX_PAGE_SIZE}."
             ),
             integer(Some(1)),
+        )
+        .build(),
+        query(
+            "cursor",
+            "Cursor pages instead of numbers: empty for the first, then the `next` or `previous` link's. \
+             A page has no count; rows inserted meanwhile do not shift it. Any other value is a 400.",
+            ObjectBuilder::new().schema_type(Type::String),
         )
         .build(),
     ]

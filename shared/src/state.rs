@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::auth::jwt::{JwtKeys, WeakSecret};
 use crate::config::secrets::SecretsClient;
 use crate::config::{AuthSettings, Config, ConfigError, DbSettings};
 use crate::db;
+use crate::http::cursor::CursorKey;
 use crate::ingest::SilenceCache;
 use crate::store::throttle::ThrottleRule;
 
@@ -22,6 +24,8 @@ pub struct AppState {
     pub credentials: Option<Arc<CredentialRefresher>>,
     pub throttle: ThrottleRule,
     pub silences: SilenceCache,
+    /// Signs and checks `?cursor=` tokens.
+    pub cursor: Arc<CursorKey>,
 }
 
 /// The request timeout for the default database settings (2 s + 5 s + 1 s).
@@ -30,7 +34,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 impl AppState {
     pub fn new(db: PgPool, auth: &AuthSettings) -> Result<Self, WeakSecret> {
         let jwt = JwtKeys::new(&auth.jwt_secret, auth.access_ttl, auth.refresh_ttl)?;
+        let cursor = CursorKey::derive(auth.jwt_secret.expose_secret().as_bytes());
         Ok(Self {
+            cursor: Arc::new(cursor),
             db,
             jwt: Arc::new(jwt),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,

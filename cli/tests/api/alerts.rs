@@ -42,6 +42,7 @@ async fn an_alert_shows_its_event_id_and_what_the_event_was(pool: PgPool) {
     assert_eq!(
         keys,
         [
+            "assignee",
             "created_at",
             "dedup_key",
             "description",
@@ -318,15 +319,37 @@ async fn bad_alert_updates_are_refused_and_change_nothing(pool: PgPool) {
             json!({"status": ["Null characters are not allowed."]}),
         ),
         (
+            json!({"owner": "bob"}),
+            json!({"owner": ["Unknown field."]}),
+        ),
+        (
             json!({"assignee": "bob"}),
-            json!({"assignee": ["Unknown field."]}),
+            json!({"assignee": ["No active user is named \"bob\"."]}),
+        ),
+        (
+            json!({"assignee": ""}),
+            json!({"assignee": ["This field may not be blank."]}),
+        ),
+        (
+            json!({"comment": "   "}),
+            json!({"comment": ["This field may not be blank."]}),
+        ),
+        (
+            json!({"comment": "x".repeat(10_001)}),
+            json!({"comment": ["Ensure this field has no more than 10000 characters."]}),
+        ),
+        (
+            json!({"status": "Resolved", "comment": 5}),
+            json!({"comment": ["Not a valid string."]}),
         ),
     ];
+    let snapshot = app.snapshot().await;
     for (body, expected) in cases {
         let res = app.patch(&path, Some(&app.admin), body.clone()).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(res.body, expected, "{body}");
     }
+    assert_eq!(app.snapshot().await, snapshot, "a refusal changes nothing");
     assert_eq!(app.get(&path, Some(&app.admin)).await.body, before);
 }
 
@@ -388,8 +411,8 @@ async fn two_admins_changing_an_alert_at_once_are_both_applied_in_turn_and_recor
             );
         }
         let history: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT from_status::text, to_status::text, changed_by FROM alert_history \
-             WHERE alert_id = $1 ORDER BY id",
+            "SELECT from_status::text, to_status::text, actor_user FROM alert_timeline \
+             WHERE alert_id = $1 AND kind = 'status_changed' ORDER BY id",
         )
         .bind(alert.as_i64().unwrap())
         .fetch_all(&app.pool)
@@ -428,13 +451,32 @@ async fn an_alerts_history_outlives_its_deleted_event(pool: PgPool) {
         .delete(&format!("/api/events/{}/", event["id"]), Some(&app.admin))
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let kept: (i64, String) =
-        sqlx::query_as("SELECT event_id, to_status::text FROM alert_history WHERE alert_id = $1")
-            .bind(event["alert"].as_i64().unwrap())
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(kept, (event["id"].as_i64().unwrap(), "Resolved".to_owned()));
+    let history = app
+        .get(
+            &format!("/api/alerts/{}/history/", event["alert"]),
+            Some(&app.analyst),
+        )
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{:?}", history.body);
+    let kinds: Vec<(&str, &Value)> = results(&history)
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), &e["to"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", &Value::Null),
+            ("status_changed", &json!("Resolved"))
+        ]
+    );
+    assert_eq!(results(&history)[0]["event"], event["id"]);
+    let gone = app
+        .get(
+            &format!("/api/alerts/{}/", event["alert"]),
+            Some(&app.analyst),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
 /// The counts the triage list reports come from `alert_counts`, kept by

@@ -230,6 +230,8 @@ impl TestApp {
             "alerts",
             "alert_counts",
             "alert_history",
+            "alert_comments",
+            "alert_timeline",
             "ingest_keys",
             "silences",
             "idempotency_keys",

@@ -332,10 +332,11 @@ async fn every_listed_route_is_served_and_by_the_function_that_lists_it(pool: Pg
         ("events", events::router(state.clone())),
         ("alerts", alerts::router(state.clone())),
         ("keys", keys::router(state.clone())),
-        ("silences", silences::router(state)),
+        ("silences", silences::router(state.clone())),
+        ("users", users::router(state)),
     ];
     let routes = tmctl::routes();
-    assert_eq!(routes.len(), 24);
+    assert_eq!(routes.len(), 32);
     for (function, path) in routes {
         let path = path.replace("{id}", "1");
         // No route takes OPTIONS: a served path answers 405, an unserved one 404.

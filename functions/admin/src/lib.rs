@@ -220,9 +220,15 @@ impl Admin {
                 serde_json::to_value(minted).map_err(|e| AdminError(e.to_string()))
             }
             Command::KeyList => {
-                let keys = store::keys::list(self.db()?, i64::MAX, 0)
-                    .await
-                    .map_err(|e| AdminError(format!("listing keys: {e}")))?;
+                let keys = store::keys::list(
+                    self.db()?,
+                    store::Window::Page {
+                        limit: i64::MAX,
+                        offset: 0,
+                    },
+                )
+                .await
+                .map_err(|e| AdminError(format!("listing keys: {e}")))?;
                 Ok(json!({ "keys": keys }))
             }
             Command::KeyRevoke { id } => {

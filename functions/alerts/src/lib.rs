@@ -1,30 +1,43 @@
 //! `/api/alerts/`: alerts raised by High and Critical events. Admins and
-//! analysts read them; only admins move them through triage. Alerts are
-//! created only by the system, so there is no POST, PUT or DELETE.
+//! analysts read them, their events, comments and timeline; only admins
+//! triage them (status, assignee, comments). Alerts are created only by the
+//! system, so there is no POST, PUT or DELETE of one.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::header::ETAG;
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use tm_shared::auth::{AdminUser, AuthUser};
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
+use tm_shared::http::cursor::Position;
+use tm_shared::http::etag::IfMatch;
+use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::alert::{Alert, AlertFilter, AlertUpdate};
 use tm_shared::models::event::Event;
-use tm_shared::store::alerts::Updated;
-use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
+use tm_shared::models::query::QueryParams;
+use tm_shared::models::timeline::{Comment, NewComment, TimelineEntry};
+use tm_shared::store::alerts::AlertOrder;
+use tm_shared::store::triage::Updated;
+use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store, triage};
 
 const LIST: &str = "/api/alerts/";
 const DETAIL: &str = "/api/alerts/{id}/";
 const EVENTS: &str = "/api/alerts/{id}/events/";
+const COMMENTS: &str = "/api/alerts/{id}/comments/";
+const HISTORY: &str = "/api/alerts/{id}/history/";
 
 tm_shared::api! {
     tag: "alerts",
-    schemas: [Alert, Event],
+    schemas: [Alert, Event, Comment, TimelineEntry],
     LIST => {
         get list for AnyUser {
-            summary: "List alerts, newest first",
-            description: "Admins and analysts. Filters combine with AND; each names every bad value it was given.",
-            params: [AlertFilter::params(), page_params().into()].concat(),
+            summary: "List alerts, newest first, or as a changes feed",
+            description: "Admins and analysts. Filters combine with AND; each names every bad value it was given. \
+                `ordering=updated_at` lists the oldest change first: with `updated_since` and cursor pages, the \
+                feed a SIEM polls (changes show once they are 5 seconds old, so none is skipped).",
+            params: [AlertFilter::params(), vec![ordering_param()], page_params().into()].concat(),
             ok: (200, "A page of alerts.", Some(page_of::<Alert>())),
             errors: &[400, 404],
         },
@@ -32,18 +45,21 @@ tm_shared::api! {
     DETAIL => {
         get read for AnyUser {
             summary: "Read an alert",
-            description: "Admins and analysts.",
+            description: "Admins and analysts. The `ETag` header is the alert's version, for `If-Match`.",
             params: vec![id_param("alert")],
             ok: (200, "The alert.", Some(schema_ref::<Alert>())),
             errors: &[404],
         },
         patch update for Admin {
-            summary: "Move an alert through triage",
-            description: "Admins only. Each change is recorded with who made it; two concurrent changes are applied one after the other, each judged against the status the other left.",
-            params: vec![id_param("alert")],
+            summary: "Triage an alert: status, assignee, comment",
+            description: "Admins only. Each change is recorded in the timeline with who made it, its comment in the \
+                same entry; two concurrent changes are applied one after the other, each judged against what the \
+                other left. Acknowledging an unassigned alert assigns it to whoever acknowledged it. With \
+                `If-Match`, the change applies only to that version.",
+            params: vec![id_param("alert"), if_match_param()],
             body: Some(AlertUpdate::schema()),
             ok: (200, "The alert.", Some(schema_ref::<Alert>())),
-            errors: &[404, 409],
+            errors: &[400, 404, 409, 412],
         },
     },
     EVENTS => {
@@ -55,6 +71,43 @@ tm_shared::api! {
             errors: &[400, 404],
         },
     },
+    COMMENTS => {
+        get comments for AnyUser {
+            summary: "List an alert's comments, oldest first",
+            description: "Admins and analysts.",
+            params: [vec![id_param("alert")], page_params().into()].concat(),
+            ok: (200, "A page of comments.", Some(page_of::<Comment>())),
+            errors: &[400, 404],
+        },
+        post comment for Admin {
+            summary: "Comment on an alert",
+            description: "Admins only. Comments are never edited or deleted; each is a `commented` timeline entry.",
+            params: vec![id_param("alert")],
+            body: Some(NewComment::schema()),
+            ok: (201, "The comment.", Some(schema_ref::<Comment>())),
+            errors: &[400, 404],
+        },
+    },
+    HISTORY => {
+        get history for AnyUser {
+            summary: "An alert's timeline, oldest first",
+            description: "Admins and analysts: every thing that happened to the alert, with who did it (a user, an \
+                ingest key, or `null` for the system). Append-only, and still readable after the alert's event is \
+                deleted.",
+            params: [vec![id_param("alert")], page_params().into()].concat(),
+            ok: (200, "A page of entries.", Some(page_of::<TimelineEntry>())),
+            errors: &[400, 404],
+        },
+    },
+}
+
+#[cfg(feature = "openapi")]
+fn ordering_param() -> tm_shared::utoipa::openapi::path::Parameter {
+    tm_shared::openapi::enum_param(
+        "ordering",
+        AlertOrder::NAMES,
+        "`-created_at` (the default): newest first. `updated_at`: oldest change first.",
+    )
 }
 
 /// The routes as the function serves them, with the shared fallback and log.
@@ -62,46 +115,75 @@ pub fn router(state: AppState) -> Router {
     finish_router(routes(), state)
 }
 
+/// The list's filters, resolved for the store: `assignee=me` is the
+/// caller, and usernames are ids (an unknown one is a 400).
+async fn filter(
+    state: &AppState,
+    params: &QueryParams,
+    user: &AuthUser,
+    errors: &mut FieldErrors,
+) -> Result<AlertFilter, ApiError> {
+    let mut filter = AlertFilter::from_query(params, errors);
+    if let Some(assignees) = &mut filter.assignee {
+        triage::resolve_assignees(&state.db, assignees, user.id, errors).await?;
+    }
+    Ok(filter)
+}
+
 async fn list(
     State(state): State<AppState>,
-    _: AuthUser,
+    user: AuthUser,
     url: RequestUrl,
-) -> Result<Json<Page<Alert>>, ApiError> {
+) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
-    let filter = AlertFilter::from_query(url.params(), &mut errors);
-    let page = PageRequest::from_query(url.params(), &mut errors);
+    let order = AlertOrder::from_query(url.params(), &mut errors);
+    let lister = Lister::new(&url, &state.cursor, order.name());
+    let filter = filter(&state, url.params(), &user, &mut errors).await?;
+    let paging = lister.paging(&mut errors);
     errors.into_result()?;
     let db = &state.db;
-    let page = paginate(
-        &url,
-        page?,
-        store::alerts::count(db, &filter),
-        |limit, offset| store::alerts::list(db, &filter, limit, offset),
-    )
-    .await?;
-    Ok(Json(page))
+    lister
+        .respond(
+            paging?,
+            store::alerts::count(db, &filter, order),
+            |window| store::alerts::list(db, &filter, order, window),
+            |a: &Alert| order.position(a),
+        )
+        .await
+}
+
+/// An alert with its version in `ETag`.
+fn tagged(status: StatusCode, alert: Alert) -> Response {
+    let etag = alert.etag();
+    (status, [(ETAG, etag)], Json(alert)).into_response()
 }
 
 async fn read(
     State(state): State<AppState>,
     _: AuthUser,
     ResourceId(id): ResourceId,
-) -> Result<Json<Alert>, ApiError> {
+) -> Result<Response, ApiError> {
     let alert = store::alerts::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(alert))
+    Ok(tagged(StatusCode::OK, alert))
 }
 
 async fn update(
     State(state): State<AppState>,
-    user: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
+    if_match: IfMatch,
     JsonObject(body): JsonObject,
-) -> Result<Json<Alert>, ApiError> {
+) -> Result<Response, ApiError> {
     let update = AlertUpdate::parse(&body)?;
-    match store::alerts::update(&state.db, id, &update, user.0.id).await? {
-        Updated::Done(alert) => Ok(Json(alert)),
+    let change = triage::change(&state.db, update).await?;
+    let updated = store::triage::update(&state.db, id, &change, admin.0.id, |version| {
+        if_match.allows(version)
+    })
+    .await?;
+    match updated {
+        Updated::Done(alert) => Ok(tagged(StatusCode::OK, *alert)),
         Updated::NotFound => Err(ApiError::NotFound),
         // A conflict with the alert's state, not a bad request.
         Updated::Refused { from, to } => Err(ApiError::Conflict(format!(
@@ -110,6 +192,11 @@ async fn update(
         Updated::KeyTaken { other } => Err(ApiError::Conflict(format!(
             "Alert {other} with the same dedup_key is not Resolved; resolve it before reopening this one."
         ))),
+        Updated::Stale => Err(ApiError::PreconditionFailed(
+            "The alert has changed since it was read (If-Match does not name its current version); \
+             nothing was changed. Read it again and retry."
+                .into(),
+        )),
     }
 }
 
@@ -118,20 +205,82 @@ async fn events(
     _: AuthUser,
     ResourceId(id): ResourceId,
     url: RequestUrl,
-) -> Result<Json<Page<Event>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "-timestamp");
     let mut errors = FieldErrors::new();
-    let page = PageRequest::from_query(url.params(), &mut errors);
+    let paging = lister.paging(&mut errors);
     errors.into_result()?;
     let db = &state.db;
     let Some(first) = store::alerts::event_of(db, id).await? else {
         return Err(ApiError::NotFound);
     };
-    let page = paginate(
-        &url,
-        page?,
-        store::events::count_of_alert(db, id, first),
-        |limit, offset| store::events::list_of_alert(db, id, first, limit, offset),
-    )
-    .await?;
-    Ok(Json(page))
+    lister
+        .respond(
+            paging?,
+            store::events::count_of_alert(db, id, first),
+            |window| store::events::list_of_alert(db, id, first, window),
+            |e: &Event| Position::at(e.timestamp, e.id),
+        )
+        .await
+}
+
+async fn comments(
+    State(state): State<AppState>,
+    _: AuthUser,
+    ResourceId(id): ResourceId,
+    url: RequestUrl,
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "id");
+    let mut errors = FieldErrors::new();
+    let paging = lister.paging(&mut errors);
+    errors.into_result()?;
+    let db = &state.db;
+    if !store::timeline::known(db, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    lister
+        .respond(
+            paging?,
+            store::timeline::count_comments(db, id),
+            |window| store::timeline::comments(db, id, window),
+            |c: &Comment| Position::id(c.id),
+        )
+        .await
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    ResourceId(id): ResourceId,
+    JsonObject(body): JsonObject,
+) -> Result<(StatusCode, Json<Comment>), ApiError> {
+    let new = NewComment::parse(&body)?;
+    let comment = store::timeline::comment(&state.db, id, admin.0.id, new.body.as_str())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok((StatusCode::CREATED, Json(comment)))
+}
+
+async fn history(
+    State(state): State<AppState>,
+    _: AuthUser,
+    ResourceId(id): ResourceId,
+    url: RequestUrl,
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "id");
+    let mut errors = FieldErrors::new();
+    let paging = lister.paging(&mut errors);
+    errors.into_result()?;
+    let db = &state.db;
+    if !store::timeline::known(db, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    lister
+        .respond(
+            paging?,
+            store::timeline::count_entries(db, id),
+            |window| store::timeline::entries(db, id, window),
+            |t: &TimelineEntry| Position::id(t.id),
+        )
+        .await
 }

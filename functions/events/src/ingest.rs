@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tm_shared::auth::Sender;
 use tm_shared::http::body::{MAX_BODY_BYTES, RawJson};
 use tm_shared::http::idempotency::{self, Claimed, IdempotencyKey, Start};
-use tm_shared::models::event::{Incoming, Source};
+use tm_shared::models::event::{Incoming, Poster, Source};
 use tm_shared::models::fields::{FieldErrors, REQUIRED, UNKNOWN_FIELD};
 use tm_shared::store::events::Prepared;
 use tm_shared::{ApiError, AppState, ingest, store};
@@ -83,7 +83,7 @@ async fn ingest(
         Start::Replay(response) => return Ok(response),
         Start::Run(claimed) => claimed,
     };
-    let result = record(state, claimed.as_ref(), events, shape).await;
+    let result = record(state, claimed.as_ref(), events, sender.poster(), shape).await;
     settle(state, result, claimed).await
 }
 
@@ -107,12 +107,13 @@ async fn record(
     state: &AppState,
     claim: Option<&Claimed>,
     events: Vec<Incoming>,
+    by: Poster,
     shape: Shape,
 ) -> Result<Response, ApiError> {
     let items = ingest::prepare(&state.silences, &state.db, events).await?;
     let mut attempt = 1;
     loop {
-        match write(state, claim, &items, shape).await {
+        match write(state, claim, &items, by, shape).await {
             Err(Failed::Deadlock(e)) if attempt < ATTEMPTS => {
                 tracing::info!(error = %e, attempt, "ingest lost a deadlock; trying again");
                 attempt += 1;
@@ -149,16 +150,17 @@ async fn write(
     state: &AppState,
     claim: Option<&Claimed>,
     items: &[Prepared],
+    by: Poster,
     shape: Shape,
 ) -> Result<Response, Failed> {
     let Some(claim) = claim else {
         let response = match shape {
             Shape::One => {
-                let event = store::events::create(&state.db, items[0].clone()).await?;
+                let event = store::events::create(&state.db, items[0].clone(), by).await?;
                 (StatusCode::CREATED, axum::Json(event)).into_response()
             }
             Shape::Batch => {
-                let results = store::events::create_batch(&state.db, items).await?;
+                let results = store::events::create_batch(&state.db, items, by).await?;
                 (
                     StatusCode::CREATED,
                     axum::Json(json!({ "results": results })),
@@ -171,11 +173,11 @@ async fn write(
     let mut tx = state.db.begin().await?;
     let response = match shape {
         Shape::One => {
-            let event = store::events::create(&mut *tx, items[0].clone()).await?;
+            let event = store::events::create(&mut *tx, items[0].clone(), by).await?;
             claim.record(&mut tx, StatusCode::CREATED, &event).await?
         }
         Shape::Batch => {
-            let results = store::events::create_batch(&mut *tx, items).await?;
+            let results = store::events::create_batch(&mut *tx, items, by).await?;
             let answer = json!({ "results": results });
             claim.record(&mut tx, StatusCode::CREATED, &answer).await?
         }

@@ -7,9 +7,11 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
+use tm_shared::http::cursor::Position;
+use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::event::{Event, EventChanges, EventFilter, NewEvent};
 #[cfg(feature = "openapi")]
@@ -97,20 +99,21 @@ async fn list(
     State(state): State<AppState>,
     _: AdminUser,
     url: RequestUrl,
-) -> Result<Json<Page<Event>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "-timestamp");
     let mut errors = FieldErrors::new();
     let filter = EventFilter::from_query(url.params(), &mut errors);
-    let page = PageRequest::from_query(url.params(), &mut errors);
+    let paging = lister.paging(&mut errors);
     errors.into_result()?;
     let db = &state.db;
-    let page = paginate(
-        &url,
-        page?,
-        store::events::count(db, &filter),
-        |limit, offset| store::events::list(db, &filter, limit, offset),
-    )
-    .await?;
-    Ok(Json(page))
+    lister
+        .respond(
+            paging?,
+            store::events::count(db, &filter),
+            |window| store::events::list(db, &filter, window),
+            |e: &Event| Position::at(e.timestamp, e.id),
+        )
+        .await
 }
 
 async fn read(
@@ -126,24 +129,29 @@ async fn read(
 
 async fn replace(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Event>, ApiError> {
-    apply(&state, id, NewEvent::parse(&body)?.into()).await
+    apply(&state, id, NewEvent::parse(&body)?.into(), &admin).await
 }
 
 async fn update(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Event>, ApiError> {
-    apply(&state, id, EventChanges::parse(&body)?).await
+    apply(&state, id, EventChanges::parse(&body)?, &admin).await
 }
 
-async fn apply(state: &AppState, id: i64, changes: EventChanges) -> Result<Json<Event>, ApiError> {
-    let event = store::events::update(&state.db, id, &changes)
+async fn apply(
+    state: &AppState,
+    id: i64,
+    changes: EventChanges,
+    admin: &AdminUser,
+) -> Result<Json<Event>, ApiError> {
+    let event = store::events::update(&state.db, id, &changes, admin.0.id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(event))

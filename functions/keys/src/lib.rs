@@ -4,10 +4,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Json, Router};
 use tm_shared::auth::AdminUser;
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
+use tm_shared::http::cursor::Position;
+use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::key::{IngestKey, KeySecret, KeySecretShown, MintedKey, NewKey};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
@@ -60,16 +62,20 @@ async fn list(
     State(state): State<AppState>,
     _: AdminUser,
     url: RequestUrl,
-) -> Result<Json<Page<IngestKey>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "-id");
     let mut errors = FieldErrors::new();
-    let page = PageRequest::from_query(url.params(), &mut errors);
+    let paging = lister.paging(&mut errors);
     errors.into_result()?;
     let db = &state.db;
-    let page = paginate(&url, page?, store::keys::count(db), |limit, offset| {
-        store::keys::list(db, limit, offset)
-    })
-    .await?;
-    Ok(Json(page))
+    lister
+        .respond(
+            paging?,
+            store::keys::count(db),
+            |window| store::keys::list(db, window),
+            |k: &IngestKey| Position::id(k.id),
+        )
+        .await
 }
 
 async fn create(

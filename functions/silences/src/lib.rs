@@ -3,11 +3,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Json, Router};
 use time::OffsetDateTime;
 use tm_shared::auth::{AdminUser, AuthUser};
 use tm_shared::http::body::JsonObject;
-use tm_shared::http::pagination::{Page, PageRequest, RequestUrl, paginate};
+use tm_shared::http::cursor::Position;
+use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 #[cfg(feature = "openapi")]
 use tm_shared::models::silence::{Matchers, SilenceBody};
@@ -62,20 +64,21 @@ async fn list(
     State(state): State<AppState>,
     _: AuthUser,
     url: RequestUrl,
-) -> Result<Json<Page<Silence>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let lister = Lister::new(&url, &state.cursor, "-id");
     let mut errors = FieldErrors::new();
     let filter = SilenceFilter::from_query(url.params(), &mut errors);
-    let page = PageRequest::from_query(url.params(), &mut errors);
+    let paging = lister.paging(&mut errors);
     errors.into_result()?;
     let db = &state.db;
-    let page = paginate(
-        &url,
-        page?,
-        store::silences::count(db, &filter),
-        |limit, offset| store::silences::list(db, &filter, limit, offset),
-    )
-    .await?;
-    Ok(Json(page))
+    lister
+        .respond(
+            paging?,
+            store::silences::count(db, &filter),
+            |window| store::silences::list(db, &filter, window),
+            |s: &Silence| Position::id(s.id),
+        )
+        .await
 }
 
 async fn create(

@@ -147,6 +147,15 @@ impl Sender {
         }
     }
 
+    /// Who the events are recorded as posted by.
+    pub fn poster(&self) -> crate::models::event::Poster {
+        use crate::models::event::Poster;
+        match self {
+            Self::Admin(user) => Poster::User(user.id),
+            Self::Key(key) => Poster::Key(key.id),
+        }
+    }
+
     /// The source a key's events must be; `None` for an admin.
     pub fn bound_source(&self) -> Option<&Source> {
         match self {

@@ -3,7 +3,9 @@
 
 pub mod access_log;
 pub mod body;
+pub mod cursor;
 pub mod deadline;
+pub mod etag;
 pub mod idempotency;
 pub mod pagination;
 pub mod path;

@@ -2,14 +2,18 @@
 //! `{"count", "next", "previous", "results"}` with absolute `next`/`previous`
 //! links that a client follows as they are.
 
+use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::http::header::HOST;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::ApiError;
+use crate::http::cursor::{self, CursorKey, CursorRequest, Direction, Position, Scope};
 use crate::models::fields::FieldErrors;
 use crate::models::query::QueryParams;
+use crate::store::Window;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -27,21 +31,26 @@ pub struct PageRequest {
     pub size: u32,
 }
 
+/// `page_size` must be a positive integer and is capped at the maximum, as
+/// DRF caps it.
+fn page_size(params: &QueryParams, errors: &mut FieldErrors) -> u32 {
+    match params.last("page_size") {
+        None => DEFAULT_PAGE_SIZE,
+        // i64, as the document says: a larger number is not a page size.
+        Some(raw) => match raw.parse::<i64>() {
+            Ok(n) if n >= 1 => n.min(i64::from(MAX_PAGE_SIZE)) as u32,
+            _ => {
+                errors.add("page_size", "A positive integer is required.");
+                DEFAULT_PAGE_SIZE
+            }
+        },
+    }
+}
+
 impl PageRequest {
-    /// `page_size` must be a positive integer and is capped at the maximum, as
-    /// DRF caps it; `page` problems are a 404 "Invalid page." as in DRF.
+    /// `page` problems are a 404 "Invalid page." as in DRF.
     pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Result<Self, ApiError> {
-        let size = match params.last("page_size") {
-            None => DEFAULT_PAGE_SIZE,
-            // i64, as the document says: a larger number is not a page size.
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(n) if n >= 1 => n.min(i64::from(MAX_PAGE_SIZE)) as u32,
-                _ => {
-                    errors.add("page_size", "A positive integer is required.");
-                    DEFAULT_PAGE_SIZE
-                }
-            },
-        };
+        let size = page_size(params, errors);
         let number = match params.last("page") {
             None => PageNumber::Number(1),
             Some("last") => PageNumber::Last,
@@ -83,11 +92,95 @@ impl PageRequest {
     }
 }
 
+/// How a list is paged: by number (the default) or by cursor (`?cursor=`,
+/// even empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    Number(PageRequest),
+    Cursor(CursorRequest),
+}
+
+impl Paging {
+    pub fn from_query(
+        url: &RequestUrl,
+        key: &CursorKey,
+        scope: &Scope,
+        errors: &mut FieldErrors,
+    ) -> Result<Self, ApiError> {
+        let params = url.params();
+        match params.last("cursor") {
+            None => PageRequest::from_query(params, errors).map(Self::Number),
+            Some(raw) => Ok(Self::Cursor(CursorRequest {
+                size: page_size(params, errors),
+                from: cursor::read(key, scope, raw, errors),
+            })),
+        }
+    }
+}
+
+/// A list's answer in either paging: `count` for numbered pages, `fetch`
+/// for the rows of a window, and `position` for a row's place in the
+/// list's order (what a cursor holds).
+pub struct Lister<'a> {
+    url: &'a RequestUrl,
+    key: &'a CursorKey,
+    scope: Scope,
+}
+
+impl<'a> Lister<'a> {
+    /// `ordering` names the list's order, which its cursors are bound to.
+    pub fn new(url: &'a RequestUrl, key: &'a CursorKey, ordering: &str) -> Self {
+        Self {
+            url,
+            key,
+            scope: Scope::new(url.path(), ordering),
+        }
+    }
+
+    pub fn paging(&self, errors: &mut FieldErrors) -> Result<Paging, ApiError> {
+        Paging::from_query(self.url, self.key, &self.scope, errors)
+    }
+
+    pub async fn respond<T, Count, Fetch, Fut>(
+        &self,
+        paging: Paging,
+        count: Count,
+        fetch: Fetch,
+        position: impl Fn(&T) -> Position,
+    ) -> Result<Response, ApiError>
+    where
+        T: Serialize,
+        Count: Future<Output = sqlx::Result<i64>>,
+        Fetch: FnOnce(Window) -> Fut,
+        Fut: Future<Output = sqlx::Result<Vec<T>>>,
+    {
+        match paging {
+            Paging::Number(request) => {
+                let page = paginate(self.url, request, count, |limit, offset| {
+                    fetch(Window::Page { limit, offset })
+                })
+                .await?;
+                Ok(Json(page).into_response())
+            }
+            Paging::Cursor(request) => {
+                let rows = fetch(Window::Keyset(request.keyset())).await?;
+                let link = |at: Position, direction: Direction| {
+                    let token = cursor::encode(self.key, &self.scope, at, direction);
+                    self.url.with_cursor(&token)
+                };
+                Ok(Json(request.page(rows, position, link)).into_response())
+            }
+        }
+    }
+}
+
 /// The public URL of the current request, for building page links.
 #[derive(Debug, Clone)]
 pub struct RequestUrl {
     /// Scheme, host, any stage prefix and path; no query.
     base: String,
+    /// The routed path, which a cursor is bound to.
+    path: String,
     params: QueryParams,
 }
 
@@ -100,8 +193,18 @@ impl RequestUrl {
     pub fn new(scheme: &str, host: &str, prefix: &str, path: &str, params: QueryParams) -> Self {
         Self {
             base: format!("{scheme}://{host}{prefix}{path}"),
+            path: path.to_owned(),
             params,
         }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// This URL with `cursor` set to `token` (and no `page`).
+    pub fn with_cursor(&self, token: &str) -> String {
+        self.with("cursor", Some(token))
     }
 
     /// The query string's parameters.
@@ -111,12 +214,23 @@ impl RequestUrl {
 
     /// This URL with `page` set to `page`; DRF drops the parameter for page 1.
     pub fn with_page(&self, page: u64) -> String {
+        self.with("page", (page > 1).then(|| page.to_string()).as_deref())
+    }
+
+    /// The query with `name` replaced by `value` (or removed), and neither
+    /// paging parameter of the other kind kept.
+    fn with(&self, name: &str, value: Option<&str>) -> String {
         let mut query = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in self.params.pairs().iter().filter(|(k, _)| k != "page") {
+        for (key, value) in self
+            .params
+            .pairs()
+            .iter()
+            .filter(|(k, _)| k != "page" && k != "cursor")
+        {
             query.append_pair(key, value);
         }
-        if page > 1 {
-            query.append_pair("page", &page.to_string());
+        if let Some(value) = value {
+            query.append_pair(name, value);
         }
         let query = query.finish();
         if query.is_empty() {
@@ -195,7 +309,7 @@ impl<T> Page<T> {
 }
 
 /// Counts, locates the page, then fetches it with `(limit, offset)`.
-pub async fn paginate<T, Fetch, Fut>(
+async fn paginate<T, Fetch, Fut>(
     url: &RequestUrl,
     request: PageRequest,
     count: impl Future<Output = sqlx::Result<i64>>,

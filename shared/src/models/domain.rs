@@ -125,6 +125,18 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// What an alert's timeline entry records.
+    TimelineKind, "timeline_kind" {
+        Created => "created",
+        StatusChanged => "status_changed",
+        Assigned => "assigned",
+        Commented => "commented",
+        SeverityChanged => "severity_changed",
+        Occurrence => "occurrence",
+    }
+);
+
+wire_enum!(
     /// What kind of security event a sensor reported.
     EventType, "event_type" {
         Intrusion => "intrusion",

@@ -67,6 +67,24 @@ pub struct Event {
     pub silence: Option<i64>,
 }
 
+/// Who posted events: recorded on each, and the actor of the timeline
+/// entries they make (an alert raised, an occurrence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Poster {
+    User(i64),
+    Key(i64),
+}
+
+impl Poster {
+    /// The user's id and the key's id, one of them `None`.
+    pub fn columns(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Self::User(id) => (Some(id), None),
+            Self::Key(id) => (None, Some(id)),
+        }
+    }
+}
+
 /// What became of one event of a batch, in the request's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -7,6 +7,9 @@ pub mod fields;
 pub mod key;
 pub mod query;
 pub mod silence;
+pub mod timeline;
 pub mod user;
 
-pub use domain::{AlertStatus, EventType, Outcome, Role, Severity, SilenceState, UnknownValue};
+pub use domain::{
+    AlertStatus, EventType, Outcome, Role, Severity, SilenceState, TimelineKind, UnknownValue,
+};

@@ -117,6 +117,43 @@ impl TimeRange {
     }
 }
 
+/// A row's place in a list's order: its sort time (none for lists ordered by
+/// id alone) and its id, the tie-breaker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Microseconds since the epoch: PostgreSQL's precision, so a position
+    /// compares exactly with the column it came from.
+    pub micros: Option<i64>,
+    pub id: i64,
+}
+
+impl Position {
+    pub fn at(time: OffsetDateTime, id: i64) -> Self {
+        Self {
+            micros: Some((time.unix_timestamp_nanos() / 1_000) as i64),
+            id,
+        }
+    }
+
+    pub fn id(id: i64) -> Self {
+        Self { micros: None, id }
+    }
+
+    pub fn time(&self) -> Option<OffsetDateTime> {
+        self.micros
+            .and_then(|m| OffsetDateTime::from_unix_timestamp_nanos(i128::from(m) * 1_000).ok())
+    }
+}
+
+/// What the store is asked for: up to `limit` rows from `from` on, in the
+/// list's order, or against it when going backward.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyset {
+    pub from: Option<Position>,
+    pub backward: bool,
+    pub limit: i64,
+}
+
 /// A type a list filter can be: how it is read from the query string under
 /// its name, and the parameters the document lists for it.
 pub trait FilterField: Sized {
@@ -154,6 +191,21 @@ impl<const MAX: usize> FilterField for Option<Exact<MAX>> {
     #[cfg(feature = "openapi")]
     fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter> {
         vec![crate::openapi::text_param(name, MAX, description)]
+    }
+}
+
+/// A lower bound on a time under the filter's own name (`updated_since`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since(pub OffsetDateTime);
+
+impl FilterField for Option<Since> {
+    fn read(params: &QueryParams, name: &str, errors: &mut FieldErrors) -> Self {
+        params.datetime(name, errors).map(Since)
+    }
+
+    #[cfg(feature = "openapi")]
+    fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![crate::openapi::datetime_param(name, description)]
     }
 }
 

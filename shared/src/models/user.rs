@@ -4,6 +4,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::models::Role;
+use crate::models::fields::TextRule;
 
 /// Django's limit on usernames.
 pub const USERNAME_MAX_CHARS: usize = 150;
@@ -18,6 +19,45 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+crate::text_field!(
+    /// A username as a client names a user (an assignee): 1–150 characters,
+    /// verbatim. Whether such a user exists is the store's to say.
+    pub Username = TextRule {
+        max_chars: USERNAME_MAX_CHARS,
+        allow_blank: false,
+        trim: false,
+    }
+);
+
+/// A user as other resources show one: an assignee, an author, an actor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+}
+
+impl UserRef {
+    /// From two nullable columns, as a `LEFT JOIN users` gives them.
+    pub fn from_columns(id: Option<i64>, username: Option<String>) -> Option<Self> {
+        Some(Self {
+            id: id?,
+            username: username?,
+        })
+    }
+}
+
+/// A user as `GET /api/users/` lists them, for pickers: nothing about
+/// credentials.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserSummary {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub is_active: bool,
 }
 
 /// Checks a new username: 1–150 characters of letters, digits and `@.+-_`,

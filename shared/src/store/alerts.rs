@@ -3,22 +3,25 @@
 
 use sqlx::PgPool;
 
-use super::{Sql, Statement};
-use crate::models::AlertStatus;
-use crate::models::alert::{Alert, AlertFilter, AlertUpdate};
+use super::{Order, Sql, Statement, Window};
+use crate::models::UnknownValue;
+use crate::models::alert::{Alert, AlertFilter, Assignees};
+use crate::models::fields::FieldErrors;
+use crate::models::query::{Position, QueryParams};
 
 /// The columns of `Alert`, from `alerts a` joined to its event `e`.
 macro_rules! select_alerts {
     () => {
         "SELECT a.id, a.event_id AS event, e.source, e.event_type, a.severity, \
-         e.description, e.timestamp, a.status, a.dedup_key, \
-         COALESCE(a.occurrences, 1) AS occurrences, COALESCE(a.first_seen, a.created_at) AS first_seen, \
-         COALESCE(a.last_seen, a.created_at) AS last_seen, a.created_at, a.updated_at \
-         FROM alerts a JOIN events e ON e.id = a.event_id"
+         e.description, e.timestamp, a.status, a.assignee_id, u.username AS assignee_username, \
+         a.dedup_key, COALESCE(a.occurrences, 1) AS occurrences, \
+         COALESCE(a.first_seen, a.created_at) AS first_seen, \
+         COALESCE(a.last_seen, a.created_at) AS last_seen, a.created_at, a.updated_at, a.version \
+         FROM alerts a JOIN events e ON e.id = a.event_id LEFT JOIN users u ON u.id = a.assignee_id"
     };
 }
 
-const GET: &str = concat!(select_alerts!(), " WHERE a.id = $1");
+pub(super) const GET: &str = concat!(select_alerts!(), " WHERE a.id = $1");
 
 /// What a filter needs beyond the alert's own index. Every field of the
 /// filter is named here, so a new one does not compile until it says
@@ -37,12 +40,17 @@ fn needs(filter: &AlertFilter) -> Needs {
         status: _,
         event_type,
         source,
+        assignee,
         created_at,
+        updated_since,
     } = filter;
     let event = event_type.is_some() || source.is_some();
     Needs {
         event,
-        scan_to_count: event || !created_at.is_unbounded(),
+        scan_to_count: event
+            || assignee.is_some()
+            || !created_at.is_unbounded()
+            || updated_since.is_some(),
     }
 }
 
@@ -56,7 +64,9 @@ fn push_filters(sql: &mut Sql, filter: &AlertFilter) {
         status: _,
         event_type,
         source,
+        assignee,
         created_at,
+        updated_since,
     } = filter;
     sql.push(" WHERE TRUE");
     push_triage_filters(sql, filter, "a.");
@@ -66,7 +76,32 @@ fn push_filters(sql: &mut Sql, filter: &AlertFilter) {
     if let Some(source) = source {
         sql.push(" AND e.source = ").bind(source.0.clone());
     }
+    if let Some(assignees) = assignee {
+        push_assignees(sql, assignees);
+    }
     super::push_time_range(sql, "a.created_at", created_at);
+    if let Some(since) = updated_since {
+        sql.push(" AND a.updated_at >= ").bind(since.0);
+    }
+}
+
+/// The resolved `?assignee=`: its users' ids, and unassigned if `none`.
+fn push_assignees(sql: &mut Sql, assignees: &Assignees) {
+    let ids = &assignees.ids;
+    match (ids.as_slice(), assignees.none) {
+        ([], true) => sql.push(" AND a.assignee_id IS NULL"),
+        ([], false) => sql.push(" AND FALSE"),
+        ([one], false) => sql.push(" AND a.assignee_id = ").bind(*one),
+        (_, none) => {
+            sql.push(" AND (a.assignee_id = ANY(")
+                .bind(ids.clone())
+                .push(")");
+            if none {
+                sql.push(" OR a.assignee_id IS NULL");
+            }
+            sql.push(")")
+        }
+    };
 }
 
 /// The alert's own columns, `status` and `severity`, under `prefix`.
@@ -82,9 +117,9 @@ fn push_triage_filters(sql: &mut Sql, filter: &AlertFilter, prefix: &str) {
 /// The count of what the filter matches. Filtered on severity and status
 /// alone (or not at all), it is the sum of the trigger-kept `alert_counts`:
 /// exact, and as cheap at a million alerts as at ten.
-fn count_sql(filter: &AlertFilter, show: bool) -> Sql {
+fn count_sql(filter: &AlertFilter, order: AlertOrder, show: bool) -> Sql {
     let needs = needs(filter);
-    if !needs.scan_to_count {
+    if !needs.scan_to_count && order == AlertOrder::NewestFirst {
         let mut sql = Sql::new(
             "SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE TRUE",
             show,
@@ -101,32 +136,109 @@ fn count_sql(filter: &AlertFilter, show: bool) -> Sql {
         show,
     );
     push_filters(&mut sql, filter);
+    order.push_settled(&mut sql);
     sql
 }
 
 /// Newest first; `id` breaks ties so pages never overlap or skip.
-fn list_sql(filter: &AlertFilter, limit: i64, offset: i64, show: bool) -> Sql {
+const NEWEST_FIRST: Order = Order {
+    time: Some("a.created_at"),
+    id: "a.id",
+    descending: true,
+};
+
+/// The changes feed: oldest change first.
+const CHANGED_FIRST: Order = Order {
+    time: Some("a.updated_at"),
+    id: "a.id",
+    descending: false,
+};
+
+/// How long a change waits before the feed shows it. A change's
+/// `updated_at` is the time of its write (the trigger sets it); it becomes
+/// visible at its commit, a moment later. A reader that had already passed
+/// that time would skip it, so the feed only reads changes older than every
+/// write still uncommitted: no writer here holds a written alert longer than
+/// its statement, and the longest (a bulk change) takes under 2 s.
+pub const FEED_SETTLE_SECONDS: u32 = 5;
+
+/// The orders `GET /api/alerts/` lists in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertOrder {
+    /// `-created_at`, the default.
+    NewestFirst,
+    /// `updated_at`: the changes feed.
+    ChangedFirst,
+}
+
+impl AlertOrder {
+    pub const NAMES: &[&str] = &["-created_at", "updated_at"];
+
+    pub fn from_query(params: &QueryParams, errors: &mut FieldErrors) -> Self {
+        match params.last("ordering") {
+            None | Some("-created_at") => Self::NewestFirst,
+            Some("updated_at") => Self::ChangedFirst,
+            Some(other) => {
+                errors.add("ordering", UnknownValue(other.to_owned()).message());
+                Self::NewestFirst
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NewestFirst => Self::NAMES[0],
+            Self::ChangedFirst => Self::NAMES[1],
+        }
+    }
+
+    fn order(self) -> &'static Order {
+        match self {
+            Self::NewestFirst => &NEWEST_FIRST,
+            Self::ChangedFirst => &CHANGED_FIRST,
+        }
+    }
+
+    /// An alert's place in this order, for a cursor.
+    pub fn position(self, alert: &Alert) -> Position {
+        match self {
+            Self::NewestFirst => Position::at(alert.created_at, alert.id),
+            Self::ChangedFirst => Position::at(alert.updated_at, alert.id),
+        }
+    }
+
+    fn push_settled(self, sql: &mut Sql) {
+        if self == Self::ChangedFirst {
+            sql.push(format_args!(
+                " AND a.updated_at < now() - interval '{FEED_SETTLE_SECONDS} seconds'"
+            ));
+        }
+    }
+}
+
+fn list_sql(filter: &AlertFilter, order: AlertOrder, window: &Window, show: bool) -> Sql {
     let mut sql = Sql::new(select_alerts!(), show);
     if needs(filter).event {
         push_filters(&mut sql, filter);
-        push_page(&mut sql, limit, offset);
+        order.push_settled(&mut sql);
+        super::push_window(&mut sql, order.order(), window);
     } else {
         // The page's ids first, from the alerts index alone: a deep page
         // then skips index entries, and only the page's rows meet `events`.
         sql.push(" WHERE a.id IN (SELECT a.id FROM alerts a");
         push_filters(&mut sql, filter);
-        push_page(&mut sql, limit, offset);
-        sql.push(") ORDER BY a.created_at DESC, a.id DESC");
+        order.push_settled(&mut sql);
+        super::push_window(&mut sql, order.order(), window);
+        sql.push(format_args!(
+            ") ORDER BY {}",
+            window.order_by(order.order())
+        ));
     }
     sql
 }
 
-fn push_page(sql: &mut Sql, limit: i64, offset: i64) {
-    super::push_page(sql, "a.created_at DESC, a.id DESC", limit, offset);
-}
-
-pub async fn count(db: &PgPool, filter: &AlertFilter) -> sqlx::Result<i64> {
-    count_sql(filter, false)
+pub async fn count(db: &PgPool, filter: &AlertFilter, order: AlertOrder) -> sqlx::Result<i64> {
+    count_sql(filter, order, false)
         .qb
         .build_query_scalar()
         .fetch_one(db)
@@ -136,22 +248,23 @@ pub async fn count(db: &PgPool, filter: &AlertFilter) -> sqlx::Result<i64> {
 pub async fn list(
     db: &PgPool,
     filter: &AlertFilter,
-    limit: i64,
-    offset: i64,
+    order: AlertOrder,
+    window: Window,
 ) -> sqlx::Result<Vec<Alert>> {
-    list_sql(filter, limit, offset, false)
+    list_sql(filter, order, &window, false)
         .qb
         .build_query_as()
         .fetch_all(db)
         .await
 }
 
-/// What a list request runs: its count, then its page.
-pub fn list_statements(filter: &AlertFilter, limit: i64, offset: i64) -> Vec<Statement> {
-    vec![
-        count_sql(filter, true).statement("count"),
-        list_sql(filter, limit, offset, true).statement("list"),
-    ]
+/// What a list request runs: its count (for numbered pages), then its page.
+pub fn list_statements(filter: &AlertFilter, order: AlertOrder, window: Window) -> Vec<Statement> {
+    let page = list_sql(filter, order, &window, true).statement("list");
+    match window {
+        Window::Page { .. } => vec![count_sql(filter, order, true).statement("count"), page],
+        Window::Keyset(_) => vec![page],
+    }
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Alert>> {
@@ -167,29 +280,11 @@ pub fn get_statements(id: i64) -> Vec<Statement> {
     }]
 }
 
-/// How an update ended.
-#[derive(Debug)]
-pub enum Updated {
-    Done(Alert),
-    NotFound,
-    /// The lifecycle does not allow `to` from the alert's status `from`;
-    /// nothing was written.
-    Refused {
-        from: AlertStatus,
-        to: AlertStatus,
-    },
-    /// Reopening would make two alerts with one dedup key not Resolved:
-    /// `other` is the one that is.
-    KeyTaken {
-        other: i64,
-    },
-}
-
 /// The index that keeps one alert not Resolved per source and dedup key.
-const OPEN_DEDUP_INDEX: &str = "alerts_open_dedup_key";
+pub(super) const OPEN_DEDUP_INDEX: &str = "alerts_open_dedup_key";
 
 /// Another alert, not Resolved, with alert `id`'s source and dedup key.
-async fn open_twin(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<Option<i64>> {
+pub(super) async fn open_twin(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         "SELECT o.id FROM alerts a JOIN alerts o \
            ON o.dedup_source = a.dedup_source AND o.dedup_key = a.dedup_key \
@@ -206,70 +301,4 @@ pub async fn event_of(db: &PgPool, id: i64) -> sqlx::Result<Option<i64>> {
         .bind(id)
         .fetch_optional(db)
         .await
-}
-
-/// Applies an update on behalf of user `by`. The row is locked while
-/// deciding, so two concurrent changes are judged one after the other, and
-/// each status change is recorded in `alert_history`: none is lost unseen.
-pub async fn update(db: &PgPool, id: i64, update: &AlertUpdate, by: i64) -> sqlx::Result<Updated> {
-    if *update == AlertUpdate::default() {
-        // Nothing to change: a plain read, without a lock to wait for.
-        return Ok(get(db, id).await?.map_or(Updated::NotFound, Updated::Done));
-    }
-    let AlertUpdate { status } = *update;
-    let mut tx = db.begin().await?;
-    let current: Option<AlertStatus> =
-        sqlx::query_scalar("SELECT status FROM alerts WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(current) = current else {
-        return Ok(Updated::NotFound);
-    };
-    if let Some(next) = status
-        && !current.can_move_to(next)
-    {
-        return Ok(Updated::Refused {
-            from: current,
-            to: next,
-        });
-    }
-    let next = status.filter(|next| *next != current);
-    if current == AlertStatus::Resolved
-        && next.is_some()
-        && let Some(other) = open_twin(&mut *tx, id).await?
-    {
-        return Ok(Updated::KeyTaken { other });
-    }
-    if next.is_some() {
-        let changed = sqlx::query(
-            "WITH changed AS ( \
-                 UPDATE alerts SET status = $2, updated_at = now() WHERE id = $1 \
-                 RETURNING id, event_id \
-             ) \
-             INSERT INTO alert_history (alert_id, event_id, from_status, to_status, changed_by) \
-             SELECT id, event_id, $3, $2, $4 FROM changed",
-        )
-        .bind(id)
-        .bind(next)
-        .bind(current)
-        .bind(by)
-        .execute(&mut *tx)
-        .await;
-        match changed {
-            // An alert with the key was raised since the check above (by a
-            // sensor, or another reopening): the unique index refused this.
-            Err(sqlx::Error::Database(e)) if e.constraint() == Some(OPEN_DEDUP_INDEX) => {
-                drop(tx);
-                let other = open_twin(db, id).await?.unwrap_or_default();
-                return Ok(Updated::KeyTaken { other });
-            }
-            changed => {
-                changed?;
-            }
-        }
-    }
-    let alert = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(Updated::Done(alert))
 }

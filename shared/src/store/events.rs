@@ -7,8 +7,8 @@
 
 use sqlx::{PgExecutor, PgPool};
 
-use super::{Sql, Statement};
-use crate::models::event::{Event, EventChanges, EventFilter, Incoming, Ingested};
+use super::{Order, Sql, Statement, Window};
+use crate::models::event::{Event, EventChanges, EventFilter, Incoming, Ingested, Poster};
 
 /// The columns of `Event`, from `events e` and the alert `a` it raised. An
 /// event attached to another's alert names it in `alert_id`. A macro so
@@ -55,10 +55,16 @@ fn count_sql(filter: &EventFilter, show: bool) -> Sql {
 }
 
 /// Newest first; `id` breaks ties so pages never overlap or skip.
-fn list_sql(filter: &EventFilter, limit: i64, offset: i64, show: bool) -> Sql {
+pub const NEWEST_FIRST: Order = Order {
+    time: Some("e.timestamp"),
+    id: "e.id",
+    descending: true,
+};
+
+fn list_sql(filter: &EventFilter, window: &Window, show: bool) -> Sql {
     let mut sql = Sql::new(select_events!(), show);
     push_filters(&mut sql, filter);
-    super::push_page(&mut sql, "e.timestamp DESC, e.id DESC", limit, offset);
+    super::push_window(&mut sql, &NEWEST_FIRST, window);
     sql
 }
 
@@ -70,31 +76,25 @@ pub async fn count(db: &PgPool, filter: &EventFilter) -> sqlx::Result<i64> {
         .await
 }
 
-pub async fn list(
-    db: &PgPool,
-    filter: &EventFilter,
-    limit: i64,
-    offset: i64,
-) -> sqlx::Result<Vec<Event>> {
-    list_sql(filter, limit, offset, false)
+pub async fn list(db: &PgPool, filter: &EventFilter, window: Window) -> sqlx::Result<Vec<Event>> {
+    list_sql(filter, &window, false)
         .qb
         .build_query_as()
         .fetch_all(db)
         .await
 }
 
-/// What a list request runs: its count, then its page.
-pub fn list_statements(filter: &EventFilter, limit: i64, offset: i64) -> Vec<Statement> {
-    vec![
-        count_sql(filter, true).statement("count"),
-        list_sql(filter, limit, offset, true).statement("list"),
-    ]
+/// What a list request runs: its count (for numbered pages), then its page.
+pub fn list_statements(filter: &EventFilter, window: Window) -> Vec<Statement> {
+    let page = list_sql(filter, &window, true).statement("list");
+    match window {
+        Window::Page { .. } => vec![count_sql(filter, true).statement("count"), page],
+        Window::Keyset(_) => vec![page],
+    }
 }
 
 /// The events of alert `alert`: `first`, the one that raised it, and those
 /// attached to it.
-const OF_ALERT: &str = " WHERE (e.alert_id = $1 OR e.id = $2)";
-
 pub async fn count_of_alert(db: &PgPool, alert: i64, first: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar("SELECT count(*) FROM events e WHERE (e.alert_id = $1 OR e.id = $2)")
         .bind(alert)
@@ -108,18 +108,16 @@ pub async fn list_of_alert(
     db: &PgPool,
     alert: i64,
     first: i64,
-    limit: i64,
-    offset: i64,
+    window: Window,
 ) -> sqlx::Result<Vec<Event>> {
     let mut sql = Sql::new(select_events!(), false);
-    sql.push(OF_ALERT);
-    super::push_page(&mut sql, "e.timestamp DESC, e.id DESC", limit, offset);
-    sql.qb
-        .build_query_as()
+    sql.push(" WHERE (e.alert_id = ")
         .bind(alert)
+        .push(" OR e.id = ")
         .bind(first)
-        .fetch_all(db)
-        .await
+        .push(")");
+    super::push_window(&mut sql, &NEWEST_FIRST, &window);
+    sql.qb.build_query_as().fetch_all(db).await
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Event>> {
@@ -149,7 +147,10 @@ pub struct Prepared {
 ///
 /// A single event has its own, simpler statement (`create_sql`): the batch's
 /// shape costs a third more in PostgreSQL for one row.
-fn batch_sql(items: &[Prepared], show: bool) -> Sql {
+///
+/// The same statement writes the timeline: each new alert's `created`
+/// entry, then an `occurrence` for each event attached, by `by`.
+fn batch_sql(items: &[Prepared], by: Poster, show: bool) -> Sql {
     let mut columns = Columns::default();
     for Prepared { event, silence } in items {
         columns.source.push(event.source.as_str().to_owned());
@@ -163,11 +164,12 @@ fn batch_sql(items: &[Prepared], show: bool) -> Sql {
             .push(event.dedup_key.as_ref().map(|k| k.as_str().to_owned()));
         columns.silence.push(*silence);
     }
-    let mut sql = Sql::new(
-        "WITH input AS ( \
+    let mut sql = Sql::new("WITH poster (created_by, key_id) AS (SELECT ", show);
+    push_poster(&mut sql, by);
+    sql.push(
+        "), input AS ( \
              SELECT nextval('events_id_seq'::regclass) AS id, t.* \
              FROM unnest(",
-        show,
     );
     sql.bind(columns.source)
         .push("::text[], ")
@@ -187,8 +189,8 @@ fn batch_sql(items: &[Prepared], show: bool) -> Sql {
              SELECT * FROM input WHERE severity >= 'High' AND silence_id IS NULL \
          ), alerted AS ( \
              INSERT INTO alerts (event_id, severity, dedup_source, dedup_key, occurrences, \
-                                 first_seen, last_seen) \
-             SELECT *, now(), now() FROM ( \
+                                 first_seen, last_seen, version) \
+             SELECT *, now(), now(), 1 FROM ( \
                  SELECT id, severity, NULL, NULL, 1::bigint FROM raising WHERE dedup_key IS NULL \
                  UNION ALL \
                  SELECT (array_agg(id ORDER BY n))[1], max(severity), source, dedup_key, count(*) \
@@ -199,22 +201,34 @@ fn batch_sql(items: &[Prepared], show: bool) -> Sql {
                  occurrences = COALESCE(alerts.occurrences, 1) + EXCLUDED.occurrences, \
                  severity = GREATEST(alerts.severity, EXCLUDED.severity), \
                  last_seen = now(), updated_at = now() \
-             RETURNING id, event_id, dedup_source, dedup_key \
+             RETURNING id, event_id, dedup_source, dedup_key, severity \
          ), matched AS ( \
              SELECT i.*, COALESCE(k.id, u.id) AS alert, \
-                    COALESCE(k.event_id, u.event_id) AS alert_event \
+                    COALESCE(k.event_id, u.event_id) AS alert_event, \
+                    COALESCE(k.severity, u.severity) AS alert_severity \
              FROM input i \
              LEFT JOIN alerted k ON i.severity >= 'High' AND i.silence_id IS NULL \
                   AND k.dedup_source = i.source AND k.dedup_key = i.dedup_key \
              LEFT JOIN alerted u ON i.dedup_key IS NULL AND u.event_id = i.id \
          ), stored AS ( \
              INSERT INTO events \
-                 (id, source, event_type, severity, description, dedup_key, silence_id, alert_id) \
+                 (id, source, event_type, severity, description, dedup_key, silence_id, alert_id, \
+                  created_by, key_id) \
              OVERRIDING SYSTEM VALUE \
              SELECT id, source, event_type, severity, description, dedup_key, silence_id, \
-                    CASE WHEN alert_event <> id THEN alert END \
-             FROM matched ORDER BY n \
+                    CASE WHEN alert_event <> id THEN alert END, p.created_by, p.key_id \
+             FROM matched, poster p ORDER BY n \
              RETURNING id \
+         ), entries AS ( \
+             INSERT INTO alert_timeline \
+                 (alert_id, kind, actor_user, actor_key, event_id, to_status, to_severity) \
+             SELECT m.alert, \
+                    CASE WHEN m.alert_event = m.id THEN 'created' ELSE 'occurrence' END::timeline_kind, \
+                    p.created_by, p.key_id, m.id, \
+                    CASE WHEN m.alert_event = m.id THEN 'Open'::alert_status END, \
+                    CASE WHEN m.alert_event = m.id THEN m.alert_severity END \
+             FROM matched m, poster p WHERE m.alert IS NOT NULL \
+             ORDER BY m.alert_event <> m.id, m.n \
          ) \
          SELECT m.id, m.alert, \
              (CASE WHEN m.silence_id IS NOT NULL THEN 'suppressed' \
@@ -239,7 +253,7 @@ macro_rules! written_event {
 /// statement when it raises one (as before deduplication); and with a dedup
 /// key, the batch's upsert for one row (its id drawn first, so the alert can
 /// name it).
-fn create_sql(item: &Prepared, show: bool) -> Sql {
+fn create_sql(item: &Prepared, by: Poster, show: bool) -> Sql {
     let Prepared { event, silence } = item;
     let Incoming {
         source,
@@ -256,7 +270,7 @@ fn create_sql(item: &Prepared, show: bool) -> Sql {
             "WITH i AS (SELECT nextval('events_id_seq'::regclass) AS id), \
              a AS ( \
                  INSERT INTO alerts (event_id, severity, dedup_source, dedup_key, occurrences, \
-                                     first_seen, last_seen) \
+                                     first_seen, last_seen, version) \
                  SELECT id, ",
             show,
         ),
@@ -270,17 +284,30 @@ fn create_sql(item: &Prepared, show: bool) -> Sql {
             .push("::text, ")
             .bind(key.as_str().to_owned())
             .push(
-                "::text, 1, now(), now() FROM i \
+                "::text, 1, now(), now(), 1 FROM i \
                  ON CONFLICT (dedup_source, dedup_key) WHERE status <> 'Resolved' DO UPDATE SET \
                      occurrences = COALESCE(alerts.occurrences, 1) + 1, \
                      severity = GREATEST(alerts.severity, EXCLUDED.severity), \
                      last_seen = now(), updated_at = now() \
-                 RETURNING id, event_id \
+                 RETURNING id, event_id, severity \
+             ), t AS ( \
+                 INSERT INTO alert_timeline \
+                     (alert_id, kind, actor_user, actor_key, event_id, to_status, to_severity) \
+                 SELECT a.id, \
+                     CASE WHEN a.event_id = i.id THEN 'created' ELSE 'occurrence' END::timeline_kind, ",
+            );
+        push_poster(&mut sql, by);
+        sql.push(
+            ", i.id, CASE WHEN a.event_id = i.id THEN 'Open'::alert_status END, \
+                     CASE WHEN a.event_id = i.id THEN a.severity END \
+                 FROM a, i \
              ), e AS ( \
                  INSERT INTO events (id, alert_id, ",
-            );
+        );
     }
-    sql.push("source, event_type, severity, description, dedup_key, silence_id) ");
+    sql.push(
+        "source, event_type, severity, description, dedup_key, silence_id, created_by, key_id) ",
+    );
     if let (true, Some(_)) = (raises, dedup_key) {
         sql.push(
             "OVERRIDING SYSTEM VALUE SELECT i.id, \
@@ -308,7 +335,8 @@ fn create_sql(item: &Prepared, show: bool) -> Sql {
         Some(id) => sql.bind(*id),
         None => sql.push("NULL"),
     };
-    sql.push("::bigint");
+    sql.push("::bigint, ");
+    push_poster(&mut sql, by);
     match (raises, dedup_key) {
         (false, _) => sql.push(format_args!(
             ") RETURNING * ) SELECT {}, NULL::bigint AS alert, \
@@ -318,8 +346,12 @@ fn create_sql(item: &Prepared, show: bool) -> Sql {
         )),
         (true, None) => sql.push(format_args!(
             ") RETURNING * ), a AS ( \
-                 INSERT INTO alerts (event_id, severity, occurrences, first_seen, last_seen) \
-                 SELECT id, severity, 1, now(), now() FROM e RETURNING id \
+                 INSERT INTO alerts (event_id, severity, occurrences, first_seen, last_seen, version) \
+                 SELECT id, severity, 1, now(), now(), 1 FROM e RETURNING id \
+             ), t AS ( \
+                 INSERT INTO alert_timeline \
+                     (alert_id, kind, actor_user, actor_key, event_id, to_status, to_severity) \
+                 SELECT a.id, 'created', e.created_by, e.key_id, e.id, 'Open', e.severity FROM e, a \
              ) SELECT {}, a.id AS alert, 'raised'::ingest_outcome AS outcome, \
                NULL::bigint AS silence FROM e, a",
             written_event!()
@@ -335,6 +367,23 @@ fn create_sql(item: &Prepared, show: bool) -> Sql {
     sql
 }
 
+/// The poster as two values, `created_by` and `key_id`: the id bound, the
+/// other written as NULL (pgbench, which runs these statements for the
+/// benchmark, cannot pass a NULL).
+fn push_poster(sql: &mut Sql, by: Poster) {
+    let push = |sql: &mut Sql, id: Option<i64>| {
+        match id {
+            Some(id) => sql.bind(id),
+            None => sql.push("NULL"),
+        };
+        sql.push("::bigint");
+    };
+    let (user, key) = by.columns();
+    push(sql, user);
+    sql.push(", ");
+    push(sql, key);
+}
+
 /// The batch's fields, a column each, as `unnest` reads them.
 #[derive(Default)]
 struct Columns {
@@ -347,8 +396,8 @@ struct Columns {
 }
 
 /// Records one event: what `POST /api/events/` answers.
-pub async fn create(db: impl PgExecutor<'_>, item: Prepared) -> sqlx::Result<Event> {
-    create_sql(&item, false)
+pub async fn create(db: impl PgExecutor<'_>, item: Prepared, by: Poster) -> sqlx::Result<Event> {
+    create_sql(&item, by, false)
         .qb
         .build_query_as()
         .fetch_one(db)
@@ -359,9 +408,10 @@ pub async fn create(db: impl PgExecutor<'_>, item: Prepared) -> sqlx::Result<Eve
 pub async fn create_batch(
     db: impl PgExecutor<'_>,
     items: &[Prepared],
+    by: Poster,
 ) -> sqlx::Result<Vec<Ingested>> {
     let rows: Vec<(i64, Option<i64>, crate::models::Outcome, Option<i64>)> =
-        batch_sql(items, false)
+        batch_sql(items, by, false)
             .qb
             .build_query_as()
             .fetch_all(db)
@@ -378,13 +428,13 @@ pub async fn create_batch(
 }
 
 /// What recording one event runs.
-pub fn create_statements(item: Prepared) -> Vec<Statement> {
-    vec![create_sql(&item, true).statement("create")]
+pub fn create_statements(item: Prepared, by: Poster) -> Vec<Statement> {
+    vec![create_sql(&item, by, true).statement("create")]
 }
 
 /// What recording a batch runs.
-pub fn batch_statements(items: &[Prepared]) -> Vec<Statement> {
-    vec![batch_sql(items, true).statement("batch")]
+pub fn batch_statements(items: &[Prepared], by: Poster) -> Vec<Statement> {
+    vec![batch_sql(items, by, true).statement("batch")]
 }
 
 /// Changes the fields given. The alert's copy of the severity follows the
@@ -397,7 +447,16 @@ pub fn batch_statements(items: &[Prepared]) -> Vec<Statement> {
 /// The event row is locked first, in its own statement: the write below then
 /// takes its snapshot after any concurrent writer to this event committed,
 /// so it sees the alert such a writer raised and keeps its severity in step.
-pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Result<Option<Event>> {
+///
+/// The change is user `by`'s: the actor of the alert's `created` entry, and
+/// (through `tm.actor`, which the alerts' update trigger reads) of its
+/// `severity_changed` one.
+pub async fn update(
+    db: &PgPool,
+    id: i64,
+    changes: &EventChanges,
+    by: i64,
+) -> sqlx::Result<Option<Event>> {
     let EventChanges {
         source,
         event_type,
@@ -405,11 +464,14 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
         description,
     } = changes;
     let mut tx = db.begin().await?;
-    let exists: Option<i32> =
-        sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let exists: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM events, set_config('tm.actor', $2, true) \
+         WHERE id = $1 FOR NO KEY UPDATE OF events",
+    )
+    .bind(id)
+    .bind(format!("user:{by}"))
+    .fetch_optional(&mut *tx)
+    .await?;
     if exists.is_none() {
         return Ok(None);
     }
@@ -426,17 +488,22 @@ pub async fn update(db: &PgPool, id: i64, changes: &EventChanges) -> sqlx::Resul
              FROM e WHERE alerts.event_id = e.id AND alerts.severity <> e.severity \
                AND COALESCE(alerts.occurrences, 1) = 1 \
              RETURNING alerts.id \
+         ), raised AS ( \
+             INSERT INTO alerts (event_id, severity, version) \
+             SELECT id, severity, 1 FROM e \
+             WHERE severity >= 'High' AND alert_id IS NULL AND silence_id IS NULL \
+             ON CONFLICT (event_id) DO NOTHING \
+             RETURNING id, event_id, severity \
          ) \
-         INSERT INTO alerts (event_id, severity) \
-         SELECT id, severity FROM e \
-         WHERE severity >= 'High' AND alert_id IS NULL AND silence_id IS NULL \
-         ON CONFLICT (event_id) DO NOTHING",
+         INSERT INTO alert_timeline (alert_id, kind, actor_user, event_id, to_status, to_severity) \
+         SELECT id, 'created', $6, event_id, 'Open', severity FROM raised",
     )
     .bind(id)
     .bind(source.as_ref().map(|s| s.as_str()))
     .bind(event_type)
     .bind(severity)
     .bind(description.as_ref().map(|d| d.as_str()))
+    .bind(by)
     .execute(&mut *tx)
     .await?;
     // A statement of its own: its snapshot sees the alert the one above raised.

@@ -42,16 +42,19 @@ pub async fn count(db: &PgPool) -> sqlx::Result<i64> {
 }
 
 /// Newest first.
-pub async fn list(db: &PgPool, limit: i64, offset: i64) -> sqlx::Result<Vec<IngestKey>> {
-    sqlx::query_as(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM ingest_keys ORDER BY id DESC LIMIT $1 OFFSET $2"
-    ))
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(db)
-    .await
+pub const NEWEST_FIRST: super::Order = super::Order {
+    time: None,
+    id: "id",
+    descending: true,
+};
+
+pub async fn list(db: &PgPool, window: super::Window) -> sqlx::Result<Vec<IngestKey>> {
+    let mut sql = super::Sql::new(
+        concat!("SELECT ", columns!(), " FROM ingest_keys WHERE TRUE"),
+        false,
+    );
+    super::push_window(&mut sql, &NEWEST_FIRST, &window);
+    sql.qb.build_query_as().fetch_all(db).await
 }
 
 pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<IngestKey>> {

@@ -8,6 +8,8 @@ pub mod idempotency;
 pub mod keys;
 pub mod silences;
 pub mod throttle;
+pub mod timeline;
+pub mod triage;
 pub mod users;
 
 use sqlx::{Postgres, QueryBuilder};
@@ -15,7 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::models::domain::Choice;
-use crate::models::query::TimeRange;
+use crate::models::query::{Keyset, TimeRange};
 
 /// A statement as the store runs it, written out: its text and its
 /// parameters in the text form PostgreSQL reads them in.
@@ -103,6 +105,13 @@ impl Param for Vec<Option<String>> {
     }
 }
 
+impl Param for Vec<i64> {
+    fn text(&self) -> String {
+        let items: Vec<String> = self.iter().map(i64::to_string).collect();
+        format!("{{{}}}", items.join(","))
+    }
+}
+
 impl Param for Vec<Option<i64>> {
     fn text(&self) -> String {
         let items: Vec<String> = self
@@ -185,6 +194,93 @@ fn push_page(sql: &mut Sql, order_by: &str, limit: i64, offset: i64) {
     sql.push(format_args!(
         " ORDER BY {order_by} LIMIT {limit} OFFSET {offset}"
     ));
+}
+
+/// A list's order for cursor pages: its time column (if any) and id
+/// column, and whether the list runs newest first.
+#[derive(Debug, Clone, Copy)]
+pub struct Order {
+    pub time: Option<&'static str>,
+    pub id: &'static str,
+    pub descending: bool,
+}
+
+impl Order {
+    /// `ORDER BY` in the direction the keyset reads.
+    fn order_by(&self, keyset: &Keyset) -> String {
+        let dir = if self.descending != keyset.backward {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        match self.time {
+            Some(time) => format!("{time} {dir}, {} {dir}", self.id),
+            None => format!("{} {dir}", self.id),
+        }
+    }
+}
+
+/// Appends the keyset's bound (a row comparison, which a b-tree index on
+/// the same columns reads as a range) without its `ORDER BY`.
+fn push_keyset_bound(sql: &mut Sql, order: &Order, keyset: &Keyset) {
+    let Some(from) = keyset.from else { return };
+    let op = if order.descending != keyset.backward {
+        "<"
+    } else {
+        ">"
+    };
+    match (order.time, from.time()) {
+        (Some(time), Some(at)) => {
+            sql.push(format_args!(" AND ({time}, {}) {op} (", order.id))
+                .bind(at)
+                .push(", ")
+                .bind(from.id)
+                .push(")");
+        }
+        // A cursor of another order cannot get here (its tag names the
+        // order); a position without a time is an id-ordered list's.
+        _ => {
+            sql.push(format_args!(" AND {} {op} ", order.id))
+                .bind(from.id);
+        }
+    }
+}
+
+/// Which rows of a list a statement reads: a page by number, or a keyset.
+#[derive(Debug, Clone, Copy)]
+pub enum Window {
+    Page { limit: i64, offset: i64 },
+    Keyset(Keyset),
+}
+
+impl Window {
+    /// `ORDER BY` for this window, without the keyword.
+    fn order_by(&self, order: &Order) -> String {
+        match self {
+            Self::Page { .. } => order.order_by(&Keyset {
+                from: None,
+                backward: false,
+                limit: 0,
+            }),
+            Self::Keyset(keyset) => order.order_by(keyset),
+        }
+    }
+}
+
+/// The window's bound (for a keyset), `ORDER BY`, `LIMIT` and `OFFSET`
+/// (written in: see `push_page`).
+fn push_window(sql: &mut Sql, order: &Order, window: &Window) {
+    match window {
+        Window::Page { limit, offset } => push_page(sql, &window.order_by(order), *limit, *offset),
+        Window::Keyset(keyset) => {
+            push_keyset_bound(sql, order, keyset);
+            sql.push(format_args!(
+                " ORDER BY {} LIMIT {}",
+                window.order_by(order),
+                keyset.limit
+            ));
+        }
+    }
 }
 
 /// `column = value` for one value, `column = ANY(values)` for several. The

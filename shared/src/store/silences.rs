@@ -66,15 +66,20 @@ pub async fn count(db: &PgPool, filter: &SilenceFilter) -> sqlx::Result<i64> {
 }
 
 /// Newest first.
+pub const NEWEST_FIRST: super::Order = super::Order {
+    time: None,
+    id: "s.id",
+    descending: true,
+};
+
 pub async fn list(
     db: &PgPool,
     filter: &SilenceFilter,
-    limit: i64,
-    offset: i64,
+    window: super::Window,
 ) -> sqlx::Result<Vec<Silence>> {
     let mut sql = Sql::new(select_silences!(), false);
     push_filters(&mut sql, filter);
-    super::push_page(&mut sql, "s.id DESC", limit, offset);
+    super::push_window(&mut sql, &NEWEST_FIRST, &window);
     sql.qb.build_query_as().fetch_all(db).await
 }
 

@@ -3,7 +3,7 @@
 use sqlx::PgPool;
 
 use crate::models::Role;
-use crate::models::user::User;
+use crate::models::user::{User, UserRef, UserSummary};
 
 /// What signing in needs to know about a username.
 #[derive(Debug, sqlx::FromRow)]
@@ -97,4 +97,50 @@ pub async fn set_active(db: &PgPool, username: &str, active: bool) -> sqlx::Resu
             .execute(db)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// In the order users were added, for both kinds of page.
+pub const OLDEST_FIRST: super::Order = super::Order {
+    time: None,
+    id: "id",
+    descending: false,
+};
+
+pub async fn count(db: &PgPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM users")
+        .fetch_one(db)
+        .await
+}
+
+pub async fn summaries(db: &PgPool, window: super::Window) -> sqlx::Result<Vec<UserSummary>> {
+    let mut sql = super::Sql::new(
+        "SELECT id, username, role, is_active FROM users WHERE TRUE",
+        false,
+    );
+    super::push_window(&mut sql, &OLDEST_FIRST, &window);
+    sql.qb.build_query_as().fetch_all(db).await
+}
+
+pub async fn summary(db: &PgPool, id: i64) -> sqlx::Result<Option<UserSummary>> {
+    sqlx::query_as("SELECT id, username, role, is_active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// An active user by username: whom an alert may be assigned to.
+pub async fn active_by_name(db: &PgPool, username: &str) -> sqlx::Result<Option<UserRef>> {
+    sqlx::query_as("SELECT id, username FROM users WHERE username = $1 AND is_active")
+        .bind(username)
+        .fetch_optional(db)
+        .await
+}
+
+/// The ids of these usernames, active or not (a filter may name someone who
+/// has left); the names with no user are missing from the answer.
+pub async fn ids_by_name(db: &PgPool, usernames: &[String]) -> sqlx::Result<Vec<UserRef>> {
+    sqlx::query_as("SELECT id, username FROM users WHERE username = ANY($1)")
+        .bind(usernames)
+        .fetch_all(db)
+        .await
 }
