@@ -43,6 +43,8 @@ const RUN: &[(&str, &[&str])] = &[
             "alerts_comment",
             "alerts_comments",
             "alerts_history",
+            "alerts_stats",
+            "alerts_bulk",
         ],
     ),
     ("Ingest keys", &["keys_create", "keys_list", "keys_read"]),
@@ -225,6 +227,12 @@ fn example_body(operation: Option<&str>) -> String {
         Some("alerts_update") => {
             json!({"status": "Acknowledged", "comment": "Looking into it: scan from 203.0.113.7"})
         }
+        Some("alerts_bulk") => json!({
+            "filter": {"status": "Open", "source": "ids-sensor-1"},
+            "set": {"status": "Acknowledged"},
+            "comment": "Triaged together: one scan",
+            "dry_run": true,
+        }),
         Some("alerts_comment") => {
             json!({"body": "Confirmed with the network team: not our scanner."})
         }

@@ -476,6 +476,44 @@ pub fn datetime_param(name: &str, description: &str) -> Parameter {
 }
 
 /// The optional `Idempotency-Key` header of the ingest routes.
+/// What `POST /api/alerts/bulk/` answers: a dry run's count, each id's
+/// outcome, or a call by filter's counts.
+pub fn bulk_result_schema() -> RefOr<Schema> {
+    let count = || integer(Some(0));
+    let closed =
+        |o: ObjectBuilder| o.additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let outcome = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["updated", "unchanged", "not_found", "conflict"]));
+    let result = closed(
+        ObjectBuilder::new()
+            .property("id", integer(Some(1)))
+            .required("id")
+            .property("outcome", outcome)
+            .required("outcome"),
+    );
+    let mut by_filter = ObjectBuilder::new();
+    for name in ["updated", "unchanged", "conflicts", "remaining"] {
+        by_filter = by_filter.property(name, count()).required(name);
+    }
+    let by_filter = by_filter
+        .property("truncated", ObjectBuilder::new().schema_type(Type::Boolean))
+        .required("truncated");
+    OneOfBuilder::new()
+        .item(closed(
+            ObjectBuilder::new()
+                .property("matched", count())
+                .required("matched"),
+        ))
+        .item(closed(
+            ObjectBuilder::new()
+                .property("results", ArrayBuilder::new().items(result))
+                .required("results"),
+        ))
+        .item(closed(by_filter))
+        .into()
+}
+
 /// A query parameter that takes one of `values`.
 pub fn enum_param(name: &str, values: &[&str], description: &str) -> Parameter {
     query(

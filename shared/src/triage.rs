@@ -5,7 +5,11 @@
 use sqlx::PgPool;
 
 use crate::error::ApiError;
-use crate::models::alert::{AlertUpdate, Assignees};
+use serde_json::json;
+
+use crate::auth::AuthUser;
+use crate::models::alert::{AlertFilter, AlertUpdate, Assignees};
+use crate::models::bulk::BulkRequest;
 use crate::models::fields::FieldErrors;
 use crate::store;
 use crate::store::triage::Change;
@@ -63,4 +67,70 @@ pub async fn resolve_assignees(
         }
     }
     Ok(())
+}
+
+/// The store's change for a bulk body; an assignee that is no active user
+/// is a 400 under `set`.
+pub async fn bulk_change(db: &PgPool, request: &BulkRequest) -> Result<Change, ApiError> {
+    let assignee = match &request.set.assignee {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(name)) => match store::users::active_by_name(db, name.as_str()).await? {
+            Some(user) => Some(Some(user.id)),
+            None => {
+                return Err(ApiError::ItemValidation(
+                    json!({"set": {"assignee": [no_active_user(name.as_str())]}}),
+                ));
+            }
+        },
+    };
+    Ok(Change {
+        status: request.set.status,
+        assignee,
+        comment: request.comment.as_ref().map(|c| c.as_str().to_owned()),
+    })
+}
+
+/// A filter's usernames resolved (errors under `filter`); and a call by
+/// filter must change something, or repeating it would never end.
+pub async fn bulk_filter(
+    db: &PgPool,
+    filter: &mut AlertFilter,
+    change: &Change,
+    user: &AuthUser,
+) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::new();
+    if let Some(assignees) = &mut filter.assignee {
+        resolve_assignees(db, assignees, user.id, &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::ItemValidation(json!({"filter": errors.as_map()})));
+    }
+    if change.status.is_none() && change.assignee.is_none() {
+        return Err(ApiError::ItemValidation(json!({
+            "set": ["A change by filter must set status or assignee; comment alone is for ids."]
+        })));
+    }
+    Ok(())
+}
+
+/// How often a bulk call that lost a deadlock (to another writer locking
+/// the same alerts in another order) is tried; nothing was written by it.
+const ATTEMPTS: u32 = 3;
+
+pub async fn retry_deadlocks<T, F, Fut>(mut call: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = sqlx::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if store::is_deadlock(&e) && attempt < ATTEMPTS => {
+                tracing::info!(error = %e, attempt, "a bulk change lost a deadlock; trying again");
+                attempt += 1;
+            }
+            result => return Ok(result?),
+        }
+    }
 }

@@ -5,6 +5,7 @@ mod admin_fn;
 mod alerts;
 mod apigw;
 mod batch;
+mod bulk;
 mod cursors;
 mod dedup;
 mod events;

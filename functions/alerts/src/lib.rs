@@ -15,9 +15,12 @@ use tm_shared::http::etag::IfMatch;
 use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::alert::{Alert, AlertFilter, AlertUpdate};
+use tm_shared::models::bulk::{BulkRequest, Target};
 use tm_shared::models::event::Event;
 use tm_shared::models::query::QueryParams;
+use tm_shared::models::stats::{Stats, StatsWindow};
 use tm_shared::models::timeline::{Comment, NewComment, TimelineEntry};
+use tm_shared::serde_json::{self, json};
 use tm_shared::store::alerts::AlertOrder;
 use tm_shared::store::triage::Updated;
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store, triage};
@@ -27,10 +30,12 @@ const DETAIL: &str = "/api/alerts/{id}/";
 const EVENTS: &str = "/api/alerts/{id}/events/";
 const COMMENTS: &str = "/api/alerts/{id}/comments/";
 const HISTORY: &str = "/api/alerts/{id}/history/";
+const BULK: &str = "/api/alerts/bulk/";
+const STATS: &str = "/api/alerts/stats/";
 
 tm_shared::api! {
     tag: "alerts",
-    schemas: [Alert, Event, Comment, TimelineEntry],
+    schemas: [Alert, Event, Comment, TimelineEntry, Stats],
     LIST => {
         get list for AnyUser {
             summary: "List alerts, newest first, or as a changes feed",
@@ -40,6 +45,29 @@ tm_shared::api! {
             params: [AlertFilter::params(), vec![ordering_param()], page_params().into()].concat(),
             ok: (200, "A page of alerts.", Some(page_of::<Alert>())),
             errors: &[400, 404],
+        },
+    },
+    STATS => {
+        get stats for AnyUser {
+            summary: "Triage stats",
+            description: "Admins and analysts. For alerts raised in the window (`since`/`until`, the last 7 days \
+                unless given): counts by status and severity, and the mean and median time to acknowledge and to \
+                resolve. For every alert not Resolved now: how long ago it was raised, and whose it is.",
+            params: StatsWindow::params(),
+            ok: (200, "The stats.", Some(schema_ref::<Stats>())),
+            errors: &[400],
+        },
+    },
+    BULK => {
+        post bulk for Admin {
+            summary: "Change many alerts at once",
+            description: "Admins only. By `ids` (up to 1,000; each with its outcome) or by `filter` (the list's own \
+                filters: each call changes at most 10,000 of the matching alerts that the change alters, oldest \
+                first, and says how many remain: repeat until `remaining` is 0). Each changed alert gets its \
+                timeline entry, with the comment. `dry_run` only counts the matching alerts.",
+            body: Some(tm_shared::models::bulk::body_schema()),
+            ok: (200, "What was done.", Some(tm_shared::openapi::bulk_result_schema())),
+            errors: &[400],
         },
     },
     DETAIL => {
@@ -198,6 +226,51 @@ async fn update(
                 .into(),
         )),
     }
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    JsonObject(body): JsonObject,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let request = BulkRequest::parse(&body)?;
+    let db = &state.db;
+    let change = triage::bulk_change(db, &request).await?;
+    let by = admin.0.id;
+    let answer = match request.target {
+        Target::Ids(ids) if request.dry_run => {
+            json!({"matched": store::bulk::count_ids(db, &ids).await?})
+        }
+        Target::Filter(mut filter) => {
+            triage::bulk_filter(db, &mut filter, &change, &admin.0).await?;
+            if request.dry_run {
+                json!({"matched": store::alerts::count(db, &filter, AlertOrder::NewestFirst).await?})
+            } else {
+                let done =
+                    triage::retry_deadlocks(|| store::bulk::by_filter(db, &filter, &change, by))
+                        .await?;
+                json!(done)
+            }
+        }
+        Target::Ids(ids) => {
+            let results =
+                triage::retry_deadlocks(|| store::bulk::by_ids(db, &ids, &change, by)).await?;
+            json!({"results": results})
+        }
+    };
+    Ok(Json(answer))
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    _: AuthUser,
+    url: RequestUrl,
+) -> Result<Json<Stats>, ApiError> {
+    let mut errors = FieldErrors::new();
+    let window = StatsWindow::from_query(url.params(), &mut errors);
+    errors.into_result()?;
+    let (since, until) = window.bounds();
+    Ok(Json(store::stats::stats(&state.db, since, until).await?))
 }
 
 async fn events(

@@ -1,12 +1,14 @@
 //! Domain types: the enums every value is parsed into, and the resources.
 
 pub mod alert;
+pub mod bulk;
 pub mod domain;
 pub mod event;
 pub mod fields;
 pub mod key;
 pub mod query;
 pub mod silence;
+pub mod stats;
 pub mod timeline;
 pub mod user;
 

@@ -31,6 +31,19 @@ impl QueryParams {
         Ok(Self(pairs))
     }
 
+    /// Pairs from elsewhere than a query string (a bulk change's filter
+    /// object), held to the same rules.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        for (key, value) in &pairs {
+            if key.contains('\0') || value.contains('\0') {
+                errors.add(&key.replace('\0', ""), NUL_CHAR);
+            }
+        }
+        errors.into_result()?;
+        Ok(Self(pairs))
+    }
+
     pub fn pairs(&self) -> &[(String, String)] {
         &self.0
     }
@@ -159,6 +172,11 @@ pub struct Keyset {
 pub trait FilterField: Sized {
     fn read(params: &QueryParams, name: &str, errors: &mut FieldErrors) -> Self;
 
+    /// The query parameters the field reads: its own name, unless it says.
+    fn names(name: &'static str) -> Vec<&'static str> {
+        vec![name]
+    }
+
     /// `description` is the filter field's doc comment.
     #[cfg(feature = "openapi")]
     fn params(name: &str, description: &str) -> Vec<utoipa::openapi::path::Parameter>;
@@ -213,6 +231,10 @@ impl FilterField for Option<Since> {
 /// start of both parameters' descriptions ("Only events" → "Only events at
 /// or after this time.").
 impl FilterField for TimeRange {
+    fn names(_name: &'static str) -> Vec<&'static str> {
+        vec!["since", "until"]
+    }
+
     fn read(params: &QueryParams, _name: &str, errors: &mut FieldErrors) -> Self {
         Self {
             since: params.datetime("since", errors),
@@ -262,6 +284,15 @@ macro_rules! filters {
                         params, stringify!($field), errors,
                     ), )+
                 }
+            }
+
+            /// The query parameters `from_query` reads.
+            pub fn names() -> ::std::vec::Vec<&'static str> {
+                let mut all = ::std::vec::Vec::new();
+                $( all.extend(<$ty as $crate::models::query::FilterField>::names(
+                    stringify!($field),
+                )); )+
+                all
             }
 
             $crate::__if_openapi! {

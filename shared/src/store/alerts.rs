@@ -104,6 +104,18 @@ fn push_assignees(sql: &mut Sql, assignees: &Assignees) {
     };
 }
 
+/// `FROM` the alerts the filter matches (`a`, joined to their event `e`
+/// when the filter needs it) and its `WHERE`, for statements that act on
+/// them (bulk changes).
+pub(super) fn push_matching(sql: &mut Sql, filter: &AlertFilter) {
+    if needs(filter).event {
+        sql.push(" FROM alerts a JOIN events e ON e.id = a.event_id");
+    } else {
+        sql.push(" FROM alerts a");
+    }
+    push_filters(sql, filter);
+}
+
 /// The alert's own columns, `status` and `severity`, under `prefix`.
 fn push_triage_filters(sql: &mut Sql, filter: &AlertFilter, prefix: &str) {
     if let Some(statuses) = &filter.status {

@@ -3,10 +3,12 @@
 //! (`tmctl statements`), so the benchmark runs the very SQL the API runs.
 
 pub mod alerts;
+pub mod bulk;
 pub mod events;
 pub mod idempotency;
 pub mod keys;
 pub mod silences;
+pub mod stats;
 pub mod throttle;
 pub mod timeline;
 pub mod triage;
