@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -127,6 +128,8 @@ class Bench:
         self.deep_page = None  # the middle page of the filtered alerts, at the latest size
         self.alert_ids = None  # (lowest, highest) alert id, at the latest size
         self.window = None  # the events window's (since, until), the same at every size
+        self.cursor = None  # the middle cursor of the triage list, at the latest size
+        self.stats_queries = {}  # the stats scenarios' query strings, at the latest size
 
     # ------------------------------------------------------------- helpers
 
@@ -468,6 +471,102 @@ class Bench:
         self.record_scenario("token", "/api/token/",
                              self.measure("token", "post_json.lua", "/api/token/", BENCH_BODY=body))
 
+    def middle_cursor(self):
+        """A cursor for the middle row of the filtered triage list, minted
+        as the server would put it in a `next` link (tmctl cursor, with the
+        server's JWT_SECRET): where a walk of the list is halfway."""
+        row = self.sql(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), id "
+            "FROM alerts WHERE status = 'Open' AND severity = 'High' ORDER BY created_at DESC, id DESC "
+            "OFFSET (SELECT count(*) / 2 FROM alerts WHERE status = 'Open' AND severity = 'High') LIMIT 1")
+        if not row:
+            raise Failure("no Open High alerts to page through")
+        at, alert_id = row.split()
+        done = subprocess.run([self.tmctl, "cursor", "--path", "/api/alerts/", "--at", at, "--id", alert_id],
+                              capture_output=True, text=True, env=dict(self.environ, JWT_SECRET=self.jwt_secret),
+                              check=False)
+        if done.returncode != 0:
+            raise Failure(f"tmctl cursor failed: {done.stderr.strip()}")
+        return done.stdout.strip()
+
+    def scenario_alerts_cursor(self):
+        """The triage list by cursor: its first page, and a page from the
+        middle of the list (which by number is the costliest page)."""
+        first = f"/api/alerts/?{ALERT_FILTER}&cursor="
+        self.record_scenario("alerts_cursor_first", first,
+                             self.measure("alerts_cursor_first", "get.lua", first, BENCH_TOKEN=self.analyst_token))
+        self.cursor = self.middle_cursor()
+        deep = f"/api/alerts/?{ALERT_FILTER}&cursor={self.cursor}"
+        self.record_scenario("alerts_cursor_deep", deep,
+                             self.measure("alerts_cursor_deep", "get.lua", deep, BENCH_TOKEN=self.analyst_token))
+
+    def stats_query(self, days):
+        """The stats' window of the last `days` days, as a query string."""
+        since = self.sql(f"SELECT to_char((now() - interval '{int(days)} days') AT TIME ZONE 'UTC', "
+                         "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')")
+        return f"since={since}"
+
+    def scenario_stats(self):
+        """The stats on the default window (the last 7 days) and on 30."""
+        for name, query in (("stats_7d", ""), ("stats_30d", self.stats_query(30))):
+            path = "/api/alerts/stats/" + (f"?{query}" if query else "")
+            self.record_scenario(name, path, self.measure(name, "get.lua", path, BENCH_TOKEN=self.analyst_token))
+            self.stats_queries[name] = query
+
+    def scenario_bulk(self):
+        """At the largest size: every Open High alert acknowledged by
+        repeated calls by filter (at most 10,000 each), timed one by one,
+        while wrk reads the triage list. Put back afterwards (statuses and
+        assignees by SQL), so that what comes after sees the data set as
+        loaded."""
+        picked = self.sql_ints("SELECT count(*) FROM alerts WHERE status = 'Open' AND severity = 'High'")[0]
+        first_changed = self.sql_ints("SELECT coalesce(max(id), 0) FROM alert_timeline")[0]
+        body = {"filter": {"severity": "High", "status": "Open"}, "set": {"status": "Acknowledged"}}
+        calls, answers = [], []
+        reader = {}
+
+        def read():
+            reader["m"] = self.measure("bulk_reader", "get.lua", f"/api/alerts/?{ALERT_FILTER}",
+                                       BENCH_TOKEN=self.analyst_token)
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        time.sleep(1)  # wrk connected and reading before the first call
+        t0 = time.perf_counter()
+        while len(calls) < 1000:
+            started = time.perf_counter()
+            try:
+                answer = net.request_json(self.api + "/api/alerts/bulk/", body=body, token=self.admin_token)
+            except net.NetError as e:
+                self.problem(f"bulk call {len(calls) + 1} failed: {e}")
+                break
+            calls.append(round((time.perf_counter() - started) * 1000, 1))
+            answers.append(answer)
+            if not answer.get("truncated"):
+                break
+        total_s = time.perf_counter() - t0
+        thread.join()
+        updated = sum(a.get("updated", 0) for a in answers)
+        ordered = sorted(calls)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
+        m = reader["m"]
+        self.record("api", size=self.size, scenario="bulk_reader", path=f"/api/alerts/?{ALERT_FILTER}",
+                    result=m.result, peak_rss_kb=m.peak_rss_kb, rss_reset=m.rss_reset,
+                    overlap_s=round(total_s, 2))
+        self.record("bulk", size=self.size, open_high=picked, updated=updated, calls=len(calls),
+                    call_ms=calls, p99_ms=p99, max_ms=ordered[-1] if ordered else None,
+                    seconds=round(total_s, 2),
+                    alerts_per_s=round(updated / total_s) if total_s > 0 else None,
+                    last=answers[-1] if answers else None)
+        log(f"{self.size} events: bulk acknowledged {updated} of {picked} in {total_s:.1f} s, "
+            f"{len(calls)} calls, p99 {p99} ms")
+        # Put the data set back as loaded: statuses, assignees and times.
+        self.sql("UPDATE alerts SET status = 'Open', assignee_id = NULL, acknowledged_at = NULL "
+                 f"WHERE id IN (SELECT alert_id FROM alert_timeline WHERE id > {int(first_changed)} "
+                 "AND kind = 'status_changed')")
+        self.sql(f"DELETE FROM alert_timeline WHERE id > {int(first_changed)}")
+        self.sql("VACUUM ANALYZE alerts")
+
     def choose_events_window(self):
         """A window in the middle of the loaded data's 90 days: chosen once,
         so every size is asked for the same window, and well away from the
@@ -549,6 +648,20 @@ class Bench:
         self.ceiling("alert_by_id", get, statement_source("alerts-get", "ID", self.analyst_id),
                      drawn={alert_id: f"random({low}, {high})"})
 
+    def triage_ceilings(self):
+        """The cursor pages and the stats, as the reads above."""
+        env = {"JWT_SECRET": self.jwt_secret}
+        asked = [("alerts_cursor_first", "alerts-list", f"{ALERT_FILTER}&cursor="),
+                 ("alerts_cursor_deep", "alerts-list", f"{ALERT_FILTER}&cursor={self.cursor}")]
+        asked += [(name, "alerts-stats", query) for name, query in self.stats_queries.items()]
+        for scenario, kind, query in asked:
+            try:
+                found = statements.fetch(self.tmctl, kind, query, user=self.analyst_id, env=env)
+            except statements.StatementsError as e:
+                self.problem(str(e))
+                continue
+            self.ceiling(scenario, found, statement_source(kind, query, self.analyst_id))
+
     def ingest_ceiling(self):
         self.ceiling("ingest", self.statements["ingest"],
                      statement_source("events-create", json.dumps(INGEST_EVENT), self.admin_id))
@@ -557,14 +670,18 @@ class Bench:
         self.scenario_alerts_first_page()
         self.scenario_alerts_deep_page()
         self.scenario_alert_by_id()
+        self.scenario_alerts_cursor()
+        self.scenario_stats()
         # Beside the reads they bound, before ingest adds rows to the pages.
         self.read_ceilings()
+        self.triage_ceilings()
         self.scenario_ingest()
         self.scenario_ingest_baseline()
         self.scenario_token()
         self.scenario_events_window()
         self.ingest_ceiling()
         if self.size == self.opts.sizes[-1]:
+            self.scenario_bulk()
             # Last: it adds (and then deletes) about a million rows.
             self.scenario_ingest_batch()
 
@@ -581,6 +698,11 @@ class Bench:
             deep_found = statements.fetch(self.tmctl, "alerts-list", deep)
             window = statements.fetch(self.tmctl, "events-list", self.window_query())
             get = statements.fetch(self.tmctl, "alerts-get", middle_alert)
+            cursor_query = f"{ALERT_FILTER}&cursor={self.cursor}"
+            cursor = statements.fetch(self.tmctl, "alerts-list", cursor_query,
+                                      env={"JWT_SECRET": self.jwt_secret})
+            stats_30d = self.stats_queries.get("stats_30d", "")
+            stats = statements.fetch(self.tmctl, "alerts-stats", stats_30d)
             # The requests' own statements: the user's check ("auth", a
             # primary-key lookup in a table of two users) has no plan worth keeping.
             queries = [
@@ -593,6 +715,14 @@ class Bench:
                 ("events_window_count", statement_source("events-list", self.window_query()),
                  statements.by_name(window, "count")),
                 ("alert_get", statement_source("alerts-get", middle_alert), statements.by_name(get, "get")),
+                ("alerts_cursor_deep", statement_source("alerts-list", cursor_query),
+                 statements.by_name(cursor, "list")),
+                ("stats_window_30d", statement_source("alerts-stats", stats_30d),
+                 statements.by_name(stats, "stats_window")),
+                ("stats_open_by_age", statement_source("alerts-stats", ""),
+                 statements.by_name(stats, "stats_open_by_age")),
+                ("stats_by_assignee", statement_source("alerts-stats", ""),
+                 statements.by_name(stats, "stats_by_assignee")),
             ]
         except statements.StatementsError as e:
             self.problem(f"capturing query plans failed: {e}")

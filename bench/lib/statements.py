@@ -23,6 +23,7 @@ in step with the store by hand. From them it makes:
 """
 
 import json
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -75,15 +76,17 @@ def parse(text):
     return statements
 
 
-def fetch(tmctl, kind, argument, user=None):
+def fetch(tmctl, kind, argument, user=None, env=None):
     """The statements tmctl says the server runs for one request, made as
-    the user whose id is user (tmctl's default, 1, when None)."""
+    the user whose id is user (tmctl's default, 1, when None); `env` adds to
+    its environment (JWT_SECRET, for a cursor)."""
     command = [tmctl, "statements", kind, str(argument)]
     if user is not None:
         command += ["--user", str(user)]
     shown = " ".join(command)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
+                              env=dict(os.environ, **env) if env else None)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise StatementsError(f"{tmctl} statements {kind}: {e}") from None
     if done.returncode != 0:

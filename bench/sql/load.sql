@@ -49,17 +49,30 @@ FROM (
 ORDER BY ts;
 
 -- One alert per new High or Critical event, created when the event was, as
--- the API's create does; statuses as a triage queue would have them.
-INSERT INTO alerts (event_id, severity, status, created_at, updated_at)
-SELECT id, severity, status, "timestamp",
-       CASE WHEN status = 'Open' THEN "timestamp"
-            ELSE least(now(), "timestamp" + r_delay * interval '2 days') END
+-- the API's create does (at version 1, with its `created` timeline entry);
+-- statuses as a triage queue would have them, each reached within two days
+-- (acknowledged_at and resolved_at as the lifecycle trigger keeps them).
+SELECT coalesce(max(id), 0) AS before_alert FROM alerts \gset
+INSERT INTO alerts (event_id, severity, status, created_at, updated_at, version,
+                    acknowledged_at, resolved_at)
+SELECT id, severity, status, "timestamp", changed, 1,
+       CASE WHEN status = 'Acknowledged' OR (status = 'Resolved' AND r_path < 0.5)
+            THEN least(changed, "timestamp" + r_ack * (changed - "timestamp")) END,
+       CASE WHEN status = 'Resolved' THEN changed END
 FROM (
-    SELECT id, severity, "timestamp", random() AS r_delay,
-           CASE WHEN r_status < 0.50 THEN 'Open'
-                WHEN r_status < 0.75 THEN 'Acknowledged'
-                ELSE 'Resolved' END::alert_status AS status
-    FROM (SELECT e.*, random() AS r_status FROM events e
-          WHERE e.id > :before_id AND e.severity >= 'High') new_events
-) drawn
+    SELECT *, CASE WHEN status = 'Open' THEN "timestamp"
+                   ELSE least(now(), "timestamp" + r_delay * interval '2 days') END AS changed
+    FROM (
+        SELECT id, severity, "timestamp", random() AS r_delay, random() AS r_ack, random() AS r_path,
+               CASE WHEN r_status < 0.50 THEN 'Open'
+                    WHEN r_status < 0.75 THEN 'Acknowledged'
+                    ELSE 'Resolved' END::alert_status AS status
+        FROM (SELECT e.*, random() AS r_status FROM events e
+              WHERE e.id > :before_id AND e.severity >= 'High') new_events
+    ) drawn
+) timed
 ORDER BY id;
+
+INSERT INTO alert_timeline (alert_id, kind, at, event_id, to_status, to_severity)
+SELECT id, 'created', created_at, event_id, 'Open', severity
+FROM alerts WHERE id > :before_alert ORDER BY id;

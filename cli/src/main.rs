@@ -53,6 +53,18 @@ enum Command {
     /// Print, as JSON, the SQL statements and parameters the store runs
     /// for a request (for the benchmark); needs no database.
     Statements(tmctl::statements::Statements),
+    /// Print a cursor token for the row at (--at, --id) of a list, as the
+    /// server signs them with JWT_SECRET (for the benchmark's deep pages).
+    Cursor {
+        #[arg(long)]
+        path: String,
+        #[arg(long, default_value = "-created_at")]
+        ordering: String,
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        id: i64,
+    },
     /// The private development PostgreSQL on its own.
     #[command(subcommand)]
     Db(DbCommand),
@@ -167,6 +179,18 @@ async fn run(cli: Cli) -> CliResult {
         Command::Statements(asked) => {
             let statements = tmctl::statements::statements(&asked)?;
             println!("{}", serde_json::to_string_pretty(&statements)?);
+            Ok(())
+        }
+        Command::Cursor {
+            path,
+            ordering,
+            at,
+            id,
+        } => {
+            println!(
+                "{}",
+                tmctl::statements::mint_cursor(&path, &ordering, at.as_deref(), id)?
+            );
             Ok(())
         }
         Command::Db(DbCommand::Start) => {

@@ -6,11 +6,14 @@
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use tm_shared::http::pagination::PageRequest;
+use tm_shared::http::cursor::{CursorKey, Scope};
+use tm_shared::http::pagination::{Paging, RequestUrl};
 use tm_shared::models::alert::AlertFilter;
 use tm_shared::models::event::{EventFilter, Incoming, Poster};
 use tm_shared::models::fields::FieldErrors;
 use tm_shared::models::query::QueryParams;
+use tm_shared::models::stats::StatsWindow;
+use tm_shared::store::alerts::AlertOrder;
 use tm_shared::store::events::Prepared;
 use tm_shared::store::{self, Statement, Window};
 
@@ -25,10 +28,13 @@ pub struct Statements {
 
 #[derive(Debug, Subcommand)]
 pub enum Request {
-    /// `GET /api/alerts/?QUERY`: its count and its page.
+    /// `GET /api/alerts/?QUERY`: its count and its page (with `cursor=`,
+    /// the page alone; a cursor is checked with JWT_SECRET's key).
     AlertsList { query: String },
     /// `GET /api/alerts/ID/`.
     AlertsGet { id: i64 },
+    /// `GET /api/alerts/stats/?QUERY`.
+    AlertsStats { query: String },
     /// `GET /api/events/?QUERY`: its count and its page.
     EventsList { query: String },
     /// `POST /api/events/` with this JSON body (as an admin; no silence acts).
@@ -51,14 +57,27 @@ pub fn statements(asked: &Statements) -> anyhow::Result<Vec<Statement>> {
 fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<Statement>> {
     Ok(match request {
         Request::AlertsList { query } => {
-            let (filter, (limit, offset)) = list_request(query, AlertFilter::from_query)?;
-            let window = Window::Page { limit, offset };
-            store::alerts::list_statements(&filter, store::alerts::AlertOrder::NewestFirst, window)
+            let params = QueryParams::parse(Some(query)).map_err(invalid)?;
+            let mut errors = FieldErrors::new();
+            let order = AlertOrder::from_query(&params, &mut errors);
+            errors.into_result().map_err(invalid)?;
+            let (filter, window) =
+                list_request("/api/alerts/", order.name(), query, AlertFilter::from_query)?;
+            store::alerts::list_statements(&filter, order, window)
+        }
+        Request::AlertsStats { query } => {
+            let params = QueryParams::parse(Some(query)).map_err(invalid)?;
+            let mut errors = FieldErrors::new();
+            let window = StatsWindow::from_query(&params, &mut errors);
+            errors.into_result().map_err(invalid)?;
+            let (since, until) = window.bounds();
+            store::stats::statements(since, until)
         }
         Request::AlertsGet { id } => store::alerts::get_statements(*id),
         Request::EventsList { query } => {
-            let (filter, (limit, offset)) = list_request(query, EventFilter::from_query)?;
-            store::events::list_statements(&filter, Window::Page { limit, offset })
+            let (filter, window) =
+                list_request("/api/events/", "-timestamp", query, EventFilter::from_query)?;
+            store::events::list_statements(&filter, window)
         }
         Request::EventsCreate { body } => {
             let event = Incoming::parse(&object(body)?, None).map_err(invalid)?;
@@ -87,23 +106,65 @@ fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<State
     })
 }
 
-/// A list's filter and page, as the handler reads them. The page is taken
-/// as asked: without the database there is no count to check it against,
-/// so `page=last` cannot be placed.
+/// A list's filter and window, as the handler reads them. A numbered page
+/// is taken as asked: without the database there is no count to check it
+/// against, so `page=last` cannot be placed. A cursor is read with the key
+/// the server derives from JWT_SECRET.
 fn list_request<F>(
+    path: &str,
+    ordering: &str,
     query: &str,
     read: impl FnOnce(&QueryParams, &mut FieldErrors) -> F,
-) -> anyhow::Result<(F, (i64, i64))> {
+) -> anyhow::Result<(F, Window)> {
     let params = QueryParams::parse(Some(query)).map_err(invalid)?;
+    let url = RequestUrl::new("http", "localhost", "", path, params.clone());
+    let key = cursor_key()?;
     let mut errors = FieldErrors::new();
     let filter = read(&params, &mut errors);
-    let page = PageRequest::from_query(&params, &mut errors);
+    let paging = Paging::from_query(&url, &key, &Scope::new(path, ordering), &mut errors);
     errors.into_result().map_err(invalid)?;
-    let page = page.map_err(|_| anyhow::anyhow!("invalid page"))?;
-    let window = page.window_as_asked().context(
-        "give a page number whose offset fits in 64 bits (page=last needs the row count)",
-    )?;
+    let window = match paging.map_err(|_| anyhow::anyhow!("invalid page"))? {
+        Paging::Number(page) => {
+            let (limit, offset) = page.window_as_asked().context(
+                "give a page number whose offset fits in 64 bits (page=last needs the row count)",
+            )?;
+            Window::Page { limit, offset }
+        }
+        Paging::Cursor(request) => Window::Keyset(request.keyset()),
+    };
     Ok((filter, window))
+}
+
+/// The server's cursor key, from JWT_SECRET as the server derives it; a
+/// placeholder when it is not set (a cursor then reads as invalid).
+pub fn cursor_key() -> anyhow::Result<CursorKey> {
+    let secret = std::env::var("JWT_SECRET").unwrap_or_default();
+    Ok(CursorKey::derive(secret.as_bytes()))
+}
+
+/// `tmctl cursor`: a token for the row at (`at`, `id`) of a list, as the
+/// server would put in a `next` link (for the benchmark's deep pages).
+pub fn mint_cursor(
+    path: &str,
+    ordering: &str,
+    at: Option<&str>,
+    id: i64,
+) -> anyhow::Result<String> {
+    let position = match at {
+        None => tm_shared::http::cursor::Position::id(id),
+        Some(at) => {
+            let at =
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .context("--at is an RFC 3339 time")?;
+            tm_shared::http::cursor::Position::at(at, id)
+        }
+    };
+    Ok(tm_shared::http::cursor::encode(
+        &cursor_key()?,
+        &Scope::new(path, ordering),
+        position,
+        tm_shared::http::cursor::Direction::Forward,
+    ))
 }
 
 fn object(body: &str) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
