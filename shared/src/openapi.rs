@@ -82,6 +82,9 @@ pub struct Endpoint {
     /// A list body whose items' errors come keyed by position
     /// (`{"events": {"3": {...}}}`): the name of that list.
     pub item_errors: Option<&'static str>,
+    /// Body fields whose errors come as an object of their own
+    /// (`{"filter": {"severity": ["..."]}}`), beside the other fields' lists.
+    pub nested_errors: &'static [&'static str],
 }
 
 /// The document's method for the name `api!` was given.
@@ -143,20 +146,40 @@ impl Endpoint {
         errors.sort_unstable();
         errors.dedup();
         for status in errors {
-            op = op.response(status.to_string(), error_response(status, self.item_errors));
+            op = op.response(
+                status.to_string(),
+                error_response(status, self.item_errors, self.nested_errors),
+            );
         }
         op.build()
     }
 }
 
 /// The response for an error status, in the shape `ApiError` gives it.
-fn error_response(status: u16, item_errors: Option<&str>) -> Response {
+fn error_response(status: u16, item_errors: Option<&str>, nested: &[&str]) -> Response {
     let detail = RefOr::Ref(Ref::from_schema_name("Error"));
     let (description, schema) = match status {
         400 => {
             let mut any = AnyOfBuilder::new()
                 .item(Ref::from_schema_name("ValidationErrors"))
                 .item(detail);
+            if !nested.is_empty() {
+                let messages =
+                    ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String));
+                let mut body = ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .additional_properties(Some(messages));
+                for name in nested {
+                    let field = AnyOfBuilder::new()
+                        .item(Ref::from_schema_name("ValidationErrors"))
+                        .item(
+                            ArrayBuilder::new()
+                                .items(ObjectBuilder::new().schema_type(Type::String)),
+                        );
+                    body = body.property(*name, field);
+                }
+                any = any.item(body);
+            }
             if let Some(list) = item_errors {
                 // `{"events": {"3": {"severity": ["..."]}}}`.
                 let by_position = ObjectBuilder::new()
@@ -512,6 +535,16 @@ pub fn bulk_result_schema() -> RefOr<Schema> {
         ))
         .item(closed(by_filter))
         .into()
+}
+
+/// Any JSON value: a timeline entry's `from` and `to`, whose type is its
+/// kind's (a status, a severity, an assignee or `null`).
+pub fn any_value() -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .description(Some("A status, a severity, or an assignee (`{\"id\", \"username\"}` or `null`), by kind."))
+            .build(),
+    )
 }
 
 /// A query parameter that takes one of `values`.

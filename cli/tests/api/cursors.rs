@@ -155,6 +155,14 @@ async fn bad_cursors_are_refused(pool: PgPool) {
         .get("/api/alerts/?cursor=&page_size=0", Some(&app.admin))
         .await;
     assert_eq!(bad_size.status, StatusCode::BAD_REQUEST);
+    let both = app
+        .get("/api/alerts/?cursor=&page=2", Some(&app.admin))
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        both.body,
+        json!({"page": ["Give page or cursor, not both."]})
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -68,6 +68,7 @@ tm_shared::api! {
             body: Some(tm_shared::models::bulk::body_schema()),
             ok: (200, "What was done.", Some(tm_shared::openapi::bulk_result_schema())),
             errors: &[400],
+            nested_errors: &["filter", "set"],
         },
     },
     DETAIL => {
@@ -242,7 +243,7 @@ async fn bulk(
             json!({"matched": store::bulk::count_ids(db, &ids).await?})
         }
         Target::Filter(mut filter) => {
-            triage::bulk_filter(db, &mut filter, &change, &admin.0).await?;
+            triage::bulk_filter(db, &mut filter, &admin.0).await?;
             if request.dry_run {
                 json!({"matched": store::alerts::count(db, &filter, AlertOrder::NewestFirst).await?})
             } else {

@@ -110,10 +110,15 @@ impl Paging {
         let params = url.params();
         match params.last("cursor") {
             None => PageRequest::from_query(params, errors).map(Self::Number),
-            Some(raw) => Ok(Self::Cursor(CursorRequest {
-                size: page_size(params, errors),
-                from: cursor::read(key, scope, raw, errors),
-            })),
+            Some(raw) => {
+                if params.last("page").is_some() {
+                    errors.add("page", "Give page or cursor, not both.");
+                }
+                Ok(Self::Cursor(CursorRequest {
+                    size: page_size(params, errors),
+                    from: cursor::read(key, scope, raw, errors),
+                }))
+            }
         }
     }
 }

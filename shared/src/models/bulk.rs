@@ -224,12 +224,8 @@ impl BulkRequest {
             },
         };
         let dry_run = take_bool(body, "dry_run", &mut errors);
-        if body.contains_key("set")
-            && !nested.contains_key("set")
-            && set == BulkSet::default()
-            && comment.is_none()
-        {
-            errors.add("set", "Set status or assignee, or give a comment.");
+        if body.contains_key("set") && !nested.contains_key("set") && set == BulkSet::default() {
+            errors.add("set", "Set status or assignee (or both).");
         }
         let mut all = json!(errors.as_map());
         let all_map = all.as_object_mut().expect("an object");
@@ -248,45 +244,50 @@ impl BulkRequest {
 
 #[cfg(feature = "openapi")]
 pub fn body_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
-    let strings = || {
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::String))
-            .item(
-                ArrayBuilder::new()
-                    .items(ObjectBuilder::new().schema_type(Type::String))
-                    .min_items(Some(1)),
-            )
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema,
+        SchemaType, Type,
     };
+    let closed = || Some(AdditionalProperties::FreeForm(false));
+    // Each filter as the list's query parameter documents it; one that
+    // takes several values takes one or a list.
     let mut filter = ObjectBuilder::new()
         .schema_type(Type::Object)
         .description(Some(
-            "The list's own filters, each a string or a list of strings.",
+            "The list's own filters, as its query parameters take them.",
         ))
-        .additional_properties(Some(
-            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
-        ));
-    for name in AlertFilter::names() {
-        filter = filter.property(name, strings());
+        .additional_properties(closed());
+    for param in AlertFilter::params() {
+        let Some(schema) = param.schema else {
+            continue;
+        };
+        let property: RefOr<Schema> = match schema {
+            RefOr::T(Schema::Array(array)) => match &array.items {
+                ArrayItems::RefOrSchema(item) => OneOfBuilder::new()
+                    .item((**item).clone())
+                    .item(array.clone())
+                    .into(),
+                ArrayItems::False => array.into(),
+            },
+            other => other,
+        };
+        filter = filter.property(param.name, property);
     }
-    let username = || {
-        ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                Type::String,
-                Type::Null,
-            ]))
-            .min_length(Some(1))
-            .max_length(Some(crate::models::user::USERNAME_MAX_CHARS))
-            .pattern(Some("^[^\\u0000]+$"))
-    };
     let set = || {
         ObjectBuilder::new()
             .schema_type(Type::Object)
+            .min_properties(Some(1))
             .property("status", crate::openapi::schema_ref::<AlertStatus>())
-            .property("assignee", username())
-            .additional_properties(Some(
-                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
-            ))
+            .property(
+                "assignee",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .min_length(Some(1))
+                    .max_length(Some(crate::models::user::USERNAME_MAX_CHARS))
+                    .pattern(Some("^[^\\u0000]+$")),
+            )
+            .additional_properties(closed())
     };
     let common = |o: ObjectBuilder| {
         o.schema_type(Type::Object)
@@ -302,9 +303,7 @@ pub fn body_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
                     .schema_type(Type::Boolean)
                     .description(Some("Only count the matching alerts.")),
             )
-            .additional_properties(Some(
-                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
-            ))
+            .additional_properties(closed())
     };
     OneOfBuilder::new()
         .description(Some(
@@ -315,13 +314,21 @@ pub fn body_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> 
                 .property(
                     "ids",
                     ArrayBuilder::new()
-                        .items(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+                        .items(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(1)),
+                        )
                         .min_items(Some(1))
                         .max_items(Some(MAX_IDS)),
                 )
                 .required("ids"),
         )
-        .item(common(ObjectBuilder::new()).property("filter", filter).required("filter"))
+        .item(
+            common(ObjectBuilder::new())
+                .property("filter", filter)
+                .required("filter"),
+        )
         .into()
 }
 

@@ -73,10 +73,10 @@ pub struct TimelineEntry {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub actor: Option<Actor>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::any_value))]
     pub from: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::any_value))]
     pub to: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<i64>,

@@ -190,10 +190,7 @@ async fn apply(
             }
             reopened_keys.push(key);
         }
-        // A comment goes with a change; alone (nothing to set) it is the change.
-        let comment_only =
-            change.status.is_none() && change.assignee.is_none() && change.comment.is_some();
-        if !(plan.changes_alert() || comment_only) {
+        if !plan.changes_alert() {
             outcomes.push(BulkOutcome::Unchanged);
             continue;
         }
