@@ -542,6 +542,7 @@ pub fn bulk_result_schema() -> RefOr<Schema> {
 pub fn any_value() -> Schema {
     Schema::Object(
         ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
             .description(Some("A status, a severity, or an assignee (`{\"id\", \"username\"}` or `null`), by kind."))
             .build(),
     )

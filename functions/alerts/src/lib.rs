@@ -168,7 +168,11 @@ async fn list(
     let order = AlertOrder::from_query(url.params(), &mut errors);
     let lister = Lister::new(&url, &state.cursor, order.name());
     let filter = filter(&state, url.params(), &user, &mut errors).await?;
-    let paging = lister.paging(&mut errors);
+    let known: Vec<&str> = AlertFilter::names()
+        .into_iter()
+        .chain(["ordering"])
+        .collect();
+    let paging = lister.paging(&known, &mut errors);
     errors.into_result()?;
     let db = &state.db;
     lister
@@ -269,6 +273,8 @@ async fn stats(
 ) -> Result<Json<Stats>, ApiError> {
     let mut errors = FieldErrors::new();
     let window = StatsWindow::from_query(url.params(), &mut errors);
+    url.params()
+        .refuse_unknown(&StatsWindow::names(), &mut errors);
     errors.into_result()?;
     let (since, until) = window.bounds();
     Ok(Json(store::stats::stats(&state.db, since, until).await?))
@@ -282,7 +288,7 @@ async fn events(
 ) -> Result<Response, ApiError> {
     let lister = Lister::new(&url, &state.cursor, "-timestamp");
     let mut errors = FieldErrors::new();
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&[], &mut errors);
     errors.into_result()?;
     let db = &state.db;
     let Some(first) = store::alerts::event_of(db, id).await? else {
@@ -306,7 +312,7 @@ async fn comments(
 ) -> Result<Response, ApiError> {
     let lister = Lister::new(&url, &state.cursor, "id");
     let mut errors = FieldErrors::new();
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&[], &mut errors);
     errors.into_result()?;
     let db = &state.db;
     if !store::timeline::known(db, id).await? {
@@ -343,7 +349,7 @@ async fn history(
 ) -> Result<Response, ApiError> {
     let lister = Lister::new(&url, &state.cursor, "id");
     let mut errors = FieldErrors::new();
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&[], &mut errors);
     errors.into_result()?;
     let db = &state.db;
     if !store::timeline::known(db, id).await? {

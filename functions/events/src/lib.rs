@@ -103,7 +103,7 @@ async fn list(
     let lister = Lister::new(&url, &state.cursor, "-timestamp");
     let mut errors = FieldErrors::new();
     let filter = EventFilter::from_query(url.params(), &mut errors);
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&EventFilter::names(), &mut errors);
     errors.into_result()?;
     let db = &state.db;
     lister

@@ -68,7 +68,7 @@ async fn list(
     let lister = Lister::new(&url, &state.cursor, "-id");
     let mut errors = FieldErrors::new();
     let filter = SilenceFilter::from_query(url.params(), &mut errors);
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&SilenceFilter::names(), &mut errors);
     errors.into_result()?;
     let db = &state.db;
     lister

@@ -47,7 +47,7 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let lister = Lister::new(&url, &state.cursor, "id");
     let mut errors = FieldErrors::new();
-    let paging = lister.paging(&mut errors);
+    let paging = lister.paging(&[], &mut errors);
     errors.into_result()?;
     let db = &state.db;
     lister

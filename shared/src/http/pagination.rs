@@ -92,6 +92,9 @@ impl PageRequest {
     }
 }
 
+/// The query parameters of paging, which every list takes.
+pub const PAGING: &[&str] = &["page", "page_size", "cursor"];
+
 /// How a list is paged: by number (the default) or by cursor (`?cursor=`,
 /// even empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +145,11 @@ impl<'a> Lister<'a> {
         }
     }
 
-    pub fn paging(&self, errors: &mut FieldErrors) -> Result<Paging, ApiError> {
+    /// The paging asked for; any parameter that is neither a paging one
+    /// nor in `filters` is refused.
+    pub fn paging(&self, filters: &[&str], errors: &mut FieldErrors) -> Result<Paging, ApiError> {
+        let known: Vec<&str> = PAGING.iter().chain(filters).copied().collect();
+        self.url.params().refuse_unknown(&known, errors);
         Paging::from_query(self.url, self.key, &self.scope, errors)
     }
 

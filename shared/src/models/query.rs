@@ -48,6 +48,16 @@ impl QueryParams {
         &self.0
     }
 
+    /// Refuses every parameter not in `known`: a misspelt filter is a 400,
+    /// never a list that silently ignores it.
+    pub fn refuse_unknown(&self, known: &[&str], errors: &mut FieldErrors) {
+        for (key, _) in &self.0 {
+            if !known.contains(&key.as_str()) {
+                errors.add(key, UNKNOWN_PARAMETER);
+            }
+        }
+    }
+
     /// The last value given for `key`, as Django's `QueryDict.get` does.
     /// An empty value is a value: each reader refuses it, rather than
     /// silently widening a filter a client meant to set.
@@ -115,6 +125,8 @@ impl QueryParams {
         Some(raw.to_owned())
     }
 }
+
+pub const UNKNOWN_PARAMETER: &str = "Unknown query parameter.";
 
 /// `since` and `until`, both inclusive. An inverted range matches nothing;
 /// it is not an error, so each bound can be checked on its own.
