@@ -317,6 +317,53 @@ async fn bulk_reopening_keeps_one_open_alert_per_dedup_key(pool: PgPool) {
     );
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn bulk_counts_stay_exact_when_the_change_moves_alerts_out_of_the_filter(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(raise(&app, &format!("s{i}")).await);
+    }
+    for (id, status) in [(ids[0], "Acknowledged"), (ids[1], "Resolved")] {
+        let res = app
+            .patch(
+                &format!("/api/alerts/{id}/"),
+                Some(&app.admin),
+                json!({"status": status}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::OK);
+    }
+    let bulk = |filter: Value, status: &str| {
+        app.post(
+            "/api/alerts/bulk/",
+            Some(&app.admin),
+            json!({"filter": filter, "set": {"status": status}}),
+        )
+    };
+    // The four Open ones leave `status=Open` as they are acknowledged.
+    let moved = bulk(json!({"status": "Open"}), "Acknowledged").await;
+    assert_eq!(
+        moved.body,
+        json!({"updated": 4, "unchanged": 0, "conflicts": 0, "remaining": 0, "truncated": false})
+    );
+    // By severity every alert stays matched: five are already acknowledged
+    // and the resolved one may not be.
+    let stayed = bulk(json!({"severity": "High"}), "Acknowledged").await;
+    assert_eq!(
+        stayed.body,
+        json!({"updated": 0, "unchanged": 5, "conflicts": 1, "remaining": 0, "truncated": false})
+    );
+    let resolved = bulk(json!({"severity": "High"}), "Resolved").await;
+    assert_eq!(
+        resolved.body,
+        json!({"updated": 5, "unchanged": 1, "conflicts": 0, "remaining": 0, "truncated": false})
+    );
+    for id in ids {
+        assert_eq!(status_of(&app, id).await, "Resolved");
+    }
+}
+
 /// What the stats should say, computed from every alert row.
 async fn brute_force(app: &TestApp, since: &str, until: &str) -> Value {
     type Row = (

@@ -122,22 +122,30 @@ pub async fn by_filter(
     ));
     let locked: Vec<Locked> = lock.qb.build_query_as().fetch_all(&mut *tx).await?;
     let outcomes = apply(&mut tx, &locked, change, by).await?;
-    let updated = outcomes
+    let updated: Vec<i64> = locked
         .iter()
-        .filter(|o| **o == BulkOutcome::Updated)
-        .count() as i64;
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == BulkOutcome::Updated)
+        .map(|(l, _)| l.id)
+        .collect();
+    // Counted after the change, over what the filter matches then, less
+    // what this call changed: a change may move its alerts out of the
+    // filter (acknowledging `status=Open`) or leave them in it, and neither
+    // may count them twice.
     let mut counts = Sql::new("SELECT count(*) FILTER (WHERE TRUE", false);
     push_alterable(&mut counts, change);
     counts.push("), count(*) FILTER (WHERE ");
     push_refused(&mut counts, change);
     counts.push("), count(*)");
     alerts::push_matching(&mut counts, filter);
-    let (remaining, conflicts, all): (i64, i64, i64) =
+    let changed = updated.len() as i64;
+    counts.push(" AND a.id <> ALL(").bind(updated).push(")");
+    let (remaining, conflicts, rest): (i64, i64, i64) =
         counts.qb.build_query_as().fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(FilterResult {
-        updated,
-        unchanged: all - remaining - conflicts - updated,
+        updated: changed,
+        unchanged: rest - remaining - conflicts,
         conflicts,
         remaining,
         truncated: remaining > 0,
@@ -197,7 +205,7 @@ async fn apply(
         rows.add(alert.id, &plan, change.comment.is_some());
         outcomes.push(BulkOutcome::Updated);
     }
-    if !rows.commented.is_empty() {
+    if !rows.changed.is_empty() {
         rows.write(tx, change.comment.as_deref(), by).await?;
     }
     Ok(outcomes)
@@ -206,13 +214,11 @@ async fn apply(
 /// The write's columns, an array each, as `unnest` reads them.
 #[derive(Default)]
 struct Rows {
-    // The alerts whose status or assignee change.
+    // The alerts whose status or assignee change (a comment goes to each).
     changed: Vec<i64>,
     status: Vec<Option<AlertStatus>>,
     assign: Vec<bool>,
     assignee: Vec<Option<i64>>,
-    // Every alert the call writes to (a comment goes to each).
-    commented: Vec<i64>,
     // The timeline entries, in order.
     entry_alert: Vec<i64>,
     kind: Vec<TimelineKind>,
@@ -224,14 +230,13 @@ struct Rows {
 }
 
 impl Rows {
+    /// A change `plan` makes to alert `id` (one that changes it: a bulk
+    /// request always sets a status or an assignee).
     fn add(&mut self, id: i64, plan: &Plan, comment: bool) {
-        if plan.changes_alert() {
-            self.changed.push(id);
-            self.status.push(plan.status.map(|(_, to)| to));
-            self.assign.push(plan.assignee.is_some());
-            self.assignee.push(plan.assignee.and_then(|(_, to)| to));
-        }
-        self.commented.push(id);
+        self.changed.push(id);
+        self.status.push(plan.status.map(|(_, to)| to));
+        self.assign.push(plan.assignee.is_some());
+        self.assignee.push(plan.assignee.and_then(|(_, to)| to));
         let mut comment_left = comment;
         let mut entry = |rows: &mut Self,
                          kind,
@@ -252,9 +257,6 @@ impl Rows {
         }
         if let Some(assignees) = plan.assignee {
             entry(self, TimelineKind::Assigned, None, Some(assignees));
-        }
-        if !plan.changes_alert() {
-            entry(self, TimelineKind::Commented, None, None);
         }
     }
 
@@ -292,13 +294,13 @@ impl Rows {
              LEFT JOIN c ON c.alert_id = e.alert_id \
              ORDER BY e.n",
         )
-        .bind(self.changed)
+        .bind(&self.changed)
         .bind(self.status)
         .bind(self.assign)
         .bind(self.assignee)
         .bind(by)
         .bind(comment)
-        .bind(self.commented)
+        .bind(&self.changed)
         .bind(self.entry_alert)
         .bind(self.kind)
         .bind(self.from_status)
