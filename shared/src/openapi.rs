@@ -308,6 +308,14 @@ pub fn page_of<T: ToSchema>() -> RefOr<Schema> {
         let mut page = ObjectBuilder::new().description(Some(description));
         if count {
             page = page.property("count", integer(Some(0))).required("count");
+        } else {
+            page = page.property(
+                "poll",
+                link(
+                    "The changes feed's only (`ordering=updated_at`): where to ask later for \
+                      the changes after this page.",
+                ),
+            );
         }
         page.property("next", link("The next page's absolute URL, if any."))
             .required("next")

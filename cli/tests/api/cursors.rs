@@ -229,10 +229,10 @@ async fn the_changes_feed_lists_settled_changes_oldest_first_ties_included(pool:
     let empty = app.get(&feed, Some(&app.analyst)).await;
     assert!(
         ids(&empty).is_empty(),
-        "changes younger than 5 s are not shown yet"
+        "changes younger than the settling time are not shown yet"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
-    let first = walk(&app, feed.clone()).await;
+    settle().await;
+    let (first, poll) = walk(&app, feed.clone()).await;
     let mut raised: Vec<i64> = results(&batch)
         .iter()
         .map(|r| r["alert"].as_i64().unwrap())
@@ -247,20 +247,39 @@ async fn the_changes_feed_lists_settled_changes_oldest_first_ties_included(pool:
         json!({"status": "Acknowledged"}),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
-    let second = walk(&app, feed).await;
+    settle().await;
+    let (second, _) = walk(&app, feed).await;
     let mut expected: Vec<i64> = raised.iter().copied().filter(|id| *id != moved).collect();
     expected.push(moved);
     assert_eq!(second, expected);
+    // The last page's `poll` asks for what came after it: the change alone.
+    let (polled, again) = walk(&app, poll.clone()).await;
+    assert_eq!(polled, [moved]);
+    let (nothing, same) = walk(&app, again.clone()).await;
+    assert!(nothing.is_empty());
+    assert_eq!(same, again, "an empty page's poll is the request itself");
+    // Lists that are not the feed have no `poll`.
+    let list = app.get("/api/alerts/?cursor=", Some(&app.analyst)).await;
+    assert!(list.body.get("poll").is_none());
 }
 
-async fn walk(app: &TestApp, start: String) -> Vec<i64> {
+/// Waits until what was written so far shows in the feed.
+async fn settle() {
+    let seconds = u64::from(tm_shared::store::alerts::FEED_SETTLE_SECONDS);
+    tokio::time::sleep(std::time::Duration::from_millis(seconds * 1000 + 200)).await;
+}
+
+/// The feed's rows from `start` on, and the last page's `poll` path.
+async fn walk(app: &TestApp, start: String) -> (Vec<i64>, String) {
     let mut walked = Vec::new();
     let mut next = Some(start);
+    let mut poll = String::new();
     while let Some(url) = next {
         let page = app.get(&url, Some(&app.analyst)).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
         walked.extend(ids(&page));
         next = page.body["next"].as_str().map(|l| path_of(&json!(l)));
+        poll = path_of(&page.body["poll"]);
     }
-    walked
+    (walked, poll)
 }

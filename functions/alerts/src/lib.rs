@@ -166,7 +166,8 @@ async fn list(
 ) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::new();
     let order = AlertOrder::from_query(url.params(), &mut errors);
-    let lister = Lister::new(&url, &state.cursor, order.name());
+    let lister =
+        Lister::new(&url, &state.cursor, order.name()).polled(order == AlertOrder::ChangedFirst);
     let filter = filter(&state, url.params(), &user, &mut errors).await?;
     let known: Vec<&str> = AlertFilter::names()
         .into_iter()

@@ -70,9 +70,7 @@ impl DbSettings {
             target,
             max_connections: number("DB_MAX_CONNECTIONS", default_max_connections)?,
             acquire_timeout: Duration::from_millis(number("DB_ACQUIRE_TIMEOUT_MS", 2_000)?.into()),
-            statement_timeout: Duration::from_millis(
-                number("DB_STATEMENT_TIMEOUT_MS", 5_000)?.into(),
-            ),
+            statement_timeout: Duration::from_millis(statement_timeout_ms()?.into()),
         })
     }
 
@@ -220,6 +218,21 @@ fn number(name: &'static str, default: u32) -> Result<u32, ConfigError> {
                 format!("expected a positive integer, got {raw:?}"),
             )),
         },
+    }
+}
+
+/// The changes feed's settling time (`store::alerts::FEED_SETTLE_SECONDS`)
+/// counts on no statement running longer than this.
+const MAX_STATEMENT_TIMEOUT_MS: u32 = 5_000;
+
+fn statement_timeout_ms() -> Result<u32, ConfigError> {
+    const NAME: &str = "DB_STATEMENT_TIMEOUT_MS";
+    match number(NAME, MAX_STATEMENT_TIMEOUT_MS)? {
+        n if n <= MAX_STATEMENT_TIMEOUT_MS => Ok(n),
+        n => Err(ConfigError::Invalid(
+            NAME,
+            format!("at most {MAX_STATEMENT_TIMEOUT_MS} (the changes feed counts on it), got {n}"),
+        )),
     }
 }
 

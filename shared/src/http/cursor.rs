@@ -139,11 +139,16 @@ pub fn read(
     decoded
 }
 
-/// One cursor page.
+/// One cursor page. `poll` is for a list that grows at its end, the
+/// changes feed: where to ask later for what comes after this page. It is
+/// apart from `next`, which stays `null` on the last page as in DRF, so a
+/// client that walks `next` still stops.
 #[derive(Debug, Serialize)]
 pub struct CursorPage<T> {
     pub next: Option<String>,
     pub previous: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<String>,
     pub results: Vec<T>,
 }
 
@@ -195,6 +200,7 @@ impl CursorRequest {
         CursorPage {
             next,
             previous,
+            poll: None,
             results: rows,
         }
     }

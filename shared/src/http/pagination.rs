@@ -133,6 +133,7 @@ pub struct Lister<'a> {
     url: &'a RequestUrl,
     key: &'a CursorKey,
     scope: Scope,
+    polled: bool,
 }
 
 impl<'a> Lister<'a> {
@@ -142,7 +143,16 @@ impl<'a> Lister<'a> {
             url,
             key,
             scope: Scope::new(url.path(), ordering),
+            polled: false,
         }
+    }
+
+    /// A list in this order is polled, as the changes feed is: its cursor
+    /// pages carry `poll`, past their last row (or, on an empty page, the
+    /// request itself, to be asked again).
+    pub fn polled(mut self, polled: bool) -> Self {
+        self.polled = polled;
+        self
     }
 
     /// The paging asked for; any parameter that is neither a paging one
@@ -180,7 +190,17 @@ impl<'a> Lister<'a> {
                     let token = cursor::encode(self.key, &self.scope, at, direction);
                     self.url.with_cursor(&token)
                 };
-                Ok(Json(request.page(rows, position, link)).into_response())
+                let mut page = request.page(rows, &position, link);
+                if self.polled {
+                    // Results are in the list's order: the last is the newest.
+                    page.poll = Some(match page.results.last() {
+                        Some(row) => link(position(row), Direction::Forward),
+                        None => self
+                            .url
+                            .with_cursor(self.url.params().last("cursor").unwrap_or_default()),
+                    });
+                }
+                Ok(Json(page).into_response())
             }
         }
     }

@@ -168,11 +168,15 @@ const CHANGED_FIRST: Order = Order {
 
 /// How long a change waits before the feed shows it. A change's
 /// `updated_at` is the time of its write (the trigger sets it); it becomes
-/// visible at its commit, a moment later. A reader that had already passed
-/// that time would skip it, so the feed only reads changes older than every
-/// write still uncommitted: no writer here holds a written alert longer than
-/// its statement, and the longest (a bulk change) takes under 2 s.
-pub const FEED_SETTLE_SECONDS: u32 = 5;
+/// visible at its commit, later. A reader that had already passed that time
+/// would skip it, so the feed only reads changes older than every write
+/// still uncommitted. No transaction here runs more than three statements
+/// after its first alert write (a PATCH reads the alert back, ingest
+/// records its idempotency key, a bulk change counts), each cut off at
+/// 5 s (`DB_STATEMENT_TIMEOUT_MS`, which config holds at 5 s at most) or
+/// less, and the functions' 10 s timeout ends any that is still open, with
+/// its connection, rolled back: 15 s covers the slowest with room.
+pub const FEED_SETTLE_SECONDS: u32 = 15;
 
 /// The orders `GET /api/alerts/` lists in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
