@@ -539,7 +539,7 @@ def md_read_ceilings(doc):
     return ("## Reads against the database's ceiling\n\n"
             + pgbench_line(doc) + ", running the statements the server runs for the request, "
             f"as the analyst wrk signs in as, one transaction per request: {before}for the first page "
-            f"the page's count and its rows (`{CEILINGS['alerts_first_page']}`), for the single alert "
+            f"the page with its count, in one statement (`{CEILINGS['alerts_first_page']}`), for the single alert "
             f"the get statement (`{CEILINGS['alert_by_id']}`) with an id drawn per transaction from the "
             f"same range as wrk's ({drawn_example(doc)}).{after.replace('the ratio', 'each ratio')}\n\n"
             + "The cursor pages and the stats are measured the same way "

@@ -29,10 +29,11 @@ class ParseTest(unittest.TestCase):
     def test_recorded_outputs_parse(self):
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
         # Every signed-in request checks its user first (tmctl's default user, 1).
-        self.assertEqual([s.name for s in first], ["auth", "count", "list"])
+        self.assertEqual([s.name for s in first], ["auth", "list"])
         self.assertEqual(first[0].params, ("1",))
         self.assertIn("FROM users WHERE id = $1", first[0].sql)
-        self.assertEqual(statements.by_name(first, "count").params, ("Open", "High"))
+        # The page is counted in its own statement: the count's filter, then the page's.
+        self.assertEqual(statements.by_name(first, "list").params, ("Open", "High", "Open", "High"))
         self.assertIn("LIMIT 20 OFFSET 0", statements.by_name(first, "list").sql)
         deep = statements.parse(helpers.fixture("alerts-list-page-6064.json"))
         self.assertIn("OFFSET 121260", statements.by_name(deep, "list").sql)
@@ -54,7 +55,7 @@ class ParseTest(unittest.TestCase):
                 statements.parse(text)
 
     def test_by_name_names_what_there_is(self):
-        with self.assertRaisesRegex(StatementsError, "no statement named 'rows' .have auth, count, list"):
+        with self.assertRaisesRegex(StatementsError, "no statement named 'rows' .have auth, list"):
             statements.by_name(statements.parse(helpers.fixture("alerts-list-first-page.json")), "rows")
 
 
@@ -77,7 +78,7 @@ class FetchTest(unittest.TestCase):
         self.assertEqual([(s.name, s.params) for s in found], [("auth", ("2",)), ("get", ("123",))])
         found = statements.fetch(self.tmctl, "alerts-list", "severity=High&status=Open", user=7)
         self.assertEqual(statements.by_name(found, "auth").params, ("7",))
-        self.assertEqual(statements.by_name(found, "count").params, ("Open", "High"))
+        self.assertEqual(statements.by_name(found, "list").params, ("Open", "High", "Open", "High"))
         with self.assertRaisesRegex(StatementsError, r"`\S+ statements alerts-list page=x --user 3` failed"):
             statements.fetch(self.tmctl, "alerts-list", "page=x", user=3)
 
@@ -123,14 +124,14 @@ class TokensTest(unittest.TestCase):
 
 
 class PgbenchScriptTest(unittest.TestCase):
-    def test_the_first_page_is_one_transaction_of_the_user_s_check_count_and_list(self):
+    def test_the_first_page_is_one_transaction_of_the_user_s_check_and_the_counted_list(self):
         found = statements.parse(helpers.fixture("alerts-list-first-page.json"))
         script, defines = statements.pgbench_script(found)
-        auth, count, listing = script.splitlines()
+        auth, listing = script.splitlines()
         self.assertEqual(auth, "SELECT role FROM users WHERE id = :p1 AND is_active;")
-        # The count's $1 and $2 number on after the check's, the list's after the count's.
-        self.assertEqual(count, "SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts "
-                                "WHERE TRUE AND status = :p2 AND severity = :p3;")
+        # The list's $1 to $4 number on after the check's.
+        self.assertTrue(listing.startswith("WITH total AS (SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts "
+                                           "WHERE TRUE AND status = :p2 AND severity = :p3)"))
         self.assertIn("a.status = :p4 AND a.severity = :p5 ORDER BY", listing)
         self.assertTrue(listing.endswith("a.id DESC;"))
         self.assertNotIn("$", script)
@@ -198,8 +199,8 @@ class PgbenchVariableTest(unittest.TestCase):
         self.assertEqual(statements.pgbench_variable(get, "get"), "p2")  # after the user's check
         self.assertEqual(statements.pgbench_variable(get, "auth"), "p1")
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
-        self.assertEqual(statements.pgbench_variable(first, "count", 2), "p3")
-        self.assertEqual(statements.pgbench_variable(first, "list", 2), "p5")
+        self.assertEqual(statements.pgbench_variable(first, "list", 2), "p3")
+        self.assertEqual(statements.pgbench_variable(first, "list", 4), "p5")
         # Whatever comes first, the number names the get statement's id in the script.
         alone = [statements.by_name(get, "get")]
         self.assertEqual(statements.pgbench_variable(alone, "get"), "p1")
@@ -208,12 +209,12 @@ class PgbenchVariableTest(unittest.TestCase):
 
     def test_a_missing_statement_or_parameter_is_an_error(self):
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
-        with self.assertRaisesRegex(StatementsError, "no statement named 'get' .have auth, count, list"):
+        with self.assertRaisesRegex(StatementsError, "no statement named 'get' .have auth, list"):
             statements.pgbench_variable(first, "get")
-        for number in (0, 3):
+        for number in (0, 5):
             with self.subTest(number=number), self.assertRaisesRegex(StatementsError,
-                                                                     rf"count has no parameter \${number} .it has 2"):
-                statements.pgbench_variable(first, "count", number)
+                                                                     rf"list has no parameter \${number} .it has 4"):
+                statements.pgbench_variable(first, "list", number)
 
 
 class ExplainCommandsTest(unittest.TestCase):

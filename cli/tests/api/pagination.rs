@@ -116,11 +116,48 @@ async fn a_page_past_the_end_or_not_a_page_is_404(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn an_empty_list_is_one_empty_page(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let res = app.get("/api/events/", Some(&app.admin)).await;
-    assert_eq!(
-        res.body,
-        json!({"count": 0, "next": null, "previous": null, "results": []})
-    );
+    for list in [
+        "/api/events/",
+        "/api/alerts/",
+        "/api/alerts/?source=s&assignee=none",
+    ] {
+        let res = app.get(list, Some(&app.admin)).await;
+        assert_eq!(
+            res.body,
+            json!({"count": 0, "next": null, "previous": null, "results": []}),
+            "{list}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_alert_page_counts_what_its_filter_matches(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    for (source, severity) in [
+        ("a", "High"),
+        ("a", "Critical"),
+        ("b", "High"),
+        ("a", "Low"),
+    ] {
+        app.event(source, "intrusion", severity).await;
+    }
+    for (query, count, on_page) in [
+        ("page_size=1", 3, 1),
+        ("source=a&page_size=1&page=2", 2, 1),
+        ("severity=High&page_size=5", 2, 2),
+        ("status=Resolved", 0, 0),
+    ] {
+        let res = app
+            .get(&format!("/api/alerts/?{query}"), Some(&app.analyst))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{query}");
+        assert_eq!(res.body["count"], count, "{query}");
+        assert_eq!(
+            res.body["results"].as_array().unwrap().len(),
+            on_page,
+            "{query}"
+        );
+    }
 }
 
 #[sqlx::test(migrations = "../migrations")]

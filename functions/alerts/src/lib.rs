@@ -177,9 +177,10 @@ async fn list(
     errors.into_result()?;
     let db = &state.db;
     lister
-        .respond(
+        .respond_counted(
             paging?,
             store::alerts::count(db, &filter, order),
+            |limit, offset| store::alerts::list_counted(db, &filter, order, limit, offset),
             |window| store::alerts::list(db, &filter, order, window),
             |a: &Alert| order.position(a),
         )

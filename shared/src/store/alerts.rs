@@ -1,7 +1,7 @@
 //! Alerts. They are created only by writes to events (see `store::events`);
 //! here they are read and moved through triage.
 
-use sqlx::PgPool;
+use sqlx::{FromRow, PgPool, Row};
 
 use super::{Order, Sql, Statement, Window};
 use crate::models::UnknownValue;
@@ -9,15 +9,27 @@ use crate::models::alert::{Alert, AlertFilter, Assignees};
 use crate::models::fields::FieldErrors;
 use crate::models::query::{Position, QueryParams};
 
-/// The columns of `Alert`, from `alerts a` joined to its event `e`.
-macro_rules! select_alerts {
+/// The columns of `Alert`...
+macro_rules! alert_columns {
     () => {
         "SELECT a.id, a.event_id AS event, e.source, e.event_type, a.severity, \
          e.description, e.timestamp, a.status, a.assignee_id, u.username AS assignee_username, \
          a.dedup_key, COALESCE(a.occurrences, 1) AS occurrences, \
          COALESCE(a.first_seen, a.created_at) AS first_seen, \
-         COALESCE(a.last_seen, a.created_at) AS last_seen, a.created_at, a.updated_at, a.version \
-         FROM alerts a JOIN events e ON e.id = a.event_id LEFT JOIN users u ON u.id = a.assignee_id"
+         COALESCE(a.last_seen, a.created_at) AS last_seen, a.created_at, a.updated_at, a.version"
+    };
+}
+
+/// ...from `alerts a` joined to its event `e` and its assignee `u`.
+macro_rules! alert_tables {
+    () => {
+        " FROM alerts a JOIN events e ON e.id = a.event_id LEFT JOIN users u ON u.id = a.assignee_id"
+    };
+}
+
+macro_rules! select_alerts {
+    () => {
+        concat!(alert_columns!(), alert_tables!())
     };
 }
 
@@ -130,26 +142,25 @@ fn push_triage_filters(sql: &mut Sql, filter: &AlertFilter, prefix: &str) {
 /// alone (or not at all), it is the sum of the trigger-kept `alert_counts`:
 /// exact, and as cheap at a million alerts as at ten.
 fn count_sql(filter: &AlertFilter, order: AlertOrder, show: bool) -> Sql {
+    let mut sql = Sql::new("", show);
+    push_count(&mut sql, filter, order);
+    sql
+}
+
+fn push_count(sql: &mut Sql, filter: &AlertFilter, order: AlertOrder) {
     let needs = needs(filter);
     if !needs.scan_to_count && order == AlertOrder::NewestFirst {
-        let mut sql = Sql::new(
-            "SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE TRUE",
-            show,
-        );
-        push_triage_filters(&mut sql, filter, "");
-        return sql;
+        sql.push("SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts WHERE TRUE");
+        push_triage_filters(sql, filter, "");
+        return;
     }
-    let mut sql = Sql::new(
-        if needs.event {
-            "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event_id"
-        } else {
-            "SELECT count(*) FROM alerts a"
-        },
-        show,
-    );
-    push_filters(&mut sql, filter);
-    order.push_settled(&mut sql);
-    sql
+    sql.push(if needs.event {
+        "SELECT count(*) FROM alerts a JOIN events e ON e.id = a.event_id"
+    } else {
+        "SELECT count(*) FROM alerts a"
+    });
+    push_filters(sql, filter);
+    order.push_settled(sql);
 }
 
 /// Newest first; `id` breaks ties so pages never overlap or skip.
@@ -234,23 +245,49 @@ impl AlertOrder {
 
 fn list_sql(filter: &AlertFilter, order: AlertOrder, window: &Window, show: bool) -> Sql {
     let mut sql = Sql::new(select_alerts!(), show);
+    push_list(&mut sql, filter, order, window);
+    sql
+}
+
+/// A numbered page and, in each row (`total`), the count of the whole
+/// list: one statement and one snapshot for both.
+fn counted_sql(
+    filter: &AlertFilter,
+    order: AlertOrder,
+    limit: i64,
+    offset: i64,
+    show: bool,
+) -> Sql {
+    let mut sql = Sql::new("WITH total AS (", show);
+    push_count(&mut sql, filter, order);
+    sql.push(concat!(
+        ") ",
+        alert_columns!(),
+        ", (SELECT * FROM total) AS total",
+        alert_tables!()
+    ));
+    push_list(&mut sql, filter, order, &Window::Page { limit, offset });
+    sql
+}
+
+/// What follows the columns and tables of a list's statement.
+fn push_list(sql: &mut Sql, filter: &AlertFilter, order: AlertOrder, window: &Window) {
     if needs(filter).event {
-        push_filters(&mut sql, filter);
-        order.push_settled(&mut sql);
-        super::push_window(&mut sql, order.order(), window);
+        push_filters(sql, filter);
+        order.push_settled(sql);
+        super::push_window(sql, order.order(), window);
     } else {
         // The page's ids first, from the alerts index alone: a deep page
         // then skips index entries, and only the page's rows meet `events`.
         sql.push(" WHERE a.id IN (SELECT a.id FROM alerts a");
-        push_filters(&mut sql, filter);
-        order.push_settled(&mut sql);
-        super::push_window(&mut sql, order.order(), window);
+        push_filters(sql, filter);
+        order.push_settled(sql);
+        super::push_window(sql, order.order(), window);
         sql.push(format_args!(
             ") ORDER BY {}",
             window.order_by(order.order())
         ));
     }
-    sql
 }
 
 pub async fn count(db: &PgPool, filter: &AlertFilter, order: AlertOrder) -> sqlx::Result<i64> {
@@ -274,12 +311,36 @@ pub async fn list(
         .await
 }
 
-/// What a list request runs: its count (for numbered pages), then its page.
+/// A numbered page with the count of the whole list (`None` when the page
+/// is empty, and so holds no count).
+pub async fn list_counted(
+    db: &PgPool,
+    filter: &AlertFilter,
+    order: AlertOrder,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Alert>, Option<i64>)> {
+    let rows = counted_sql(filter, order, limit, offset, false)
+        .qb
+        .build()
+        .fetch_all(db)
+        .await?;
+    let total = rows.first().map(|row| row.try_get("total")).transpose()?;
+    let alerts = rows
+        .iter()
+        .map(Alert::from_row)
+        .collect::<sqlx::Result<_>>()?;
+    Ok((alerts, total))
+}
+
+/// What a list request runs: a numbered page counted in its statement, or
+/// a cursor page.
 pub fn list_statements(filter: &AlertFilter, order: AlertOrder, window: Window) -> Vec<Statement> {
-    let page = list_sql(filter, order, &window, true).statement("list");
     match window {
-        Window::Page { .. } => vec![count_sql(filter, order, true).statement("count"), page],
-        Window::Keyset(_) => vec![page],
+        Window::Page { limit, offset } => {
+            vec![counted_sql(filter, order, limit, offset, true).statement("list")]
+        }
+        Window::Keyset(_) => vec![list_sql(filter, order, &window, true).statement("list")],
     }
 }
 
