@@ -3,7 +3,7 @@ changed nothing, and an Idempotency-Key of its own for every request.
 
 Runs with one worker, so responses arrive one at a time: the database's
 digest after each response is compared with the digest after the previous
-one. A 4xx whose digest differs changed the database. login_throttle is left
+one. A 4xx whose digest differs changed the database. sign_in_throttle is left
 out: counting a failed sign-in is a deliberate write; so is an ingest key's
 last_used_at, the record of a key's use, written (at most once a minute) by
 any request the key authenticates.
@@ -25,6 +25,7 @@ SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
   UNION ALL SELECT 't' || t::text FROM alert_timeline t
   UNION ALL SELECT 'u' || u::text FROM users u
   UNION ALL SELECT 'c' || c::text FROM alert_counts c
+  UNION ALL SELECT 'n' || n::text FROM alert_assignee_counts n
   UNION ALL SELECT 'k' || (k.id, k.name, k.source, k.prefix, k.secret_hash, k.created_by,
                            k.created_at, k.revoked_at)::text FROM ingest_keys k
   UNION ALL SELECT 's' || s::text FROM silences s

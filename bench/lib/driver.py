@@ -308,7 +308,8 @@ class Bench:
         self.api = f"http://127.0.0.1:{port}"
         log(f"starting {binary} serve on 127.0.0.1:{port}")
         env = dict(self.environ, DATABASE_URL=self.bench_url, JWT_SECRET=self.jwt_secret,
-                   ACCESS_TOKEN_LIFETIME="86400", LOGIN_MAX_FAILURES="1000000")
+                   ACCESS_TOKEN_LIFETIME="86400", LOGIN_MAX_FAILURES="1000000",
+                   LOGIN_MAX_FAILURES_PER_ADDRESS="1000000")
         self.server = Server([binary, "serve", "--bind", f"127.0.0.1:{port}"], env, f"{WORK}/{log_name}")
         self.server.start()
         try:
@@ -750,7 +751,7 @@ class Bench:
         # The sign-in scenario's last requests were cut off by wrk after being
         # counted as attempts; clear them so the function's own (default)
         # sign-in limit does not refuse the sign-in cold starts.
-        self.sql("DELETE FROM login_throttle")
+        self.sql("DELETE FROM sign_in_throttle")
         # As deployed, the functions reach RDS over TLS (sslmode=require);
         # when the server here has TLS, that is the measured start, and a
         # start without TLS is measured beside it to show what the handshake costs.

@@ -9,7 +9,9 @@ use tokio::net::TcpListener;
 pub async fn serve(state: AppState, bind: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
     eprintln!("API listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, crate::app(state))
+    // The peer's address is the client's for the sign-in throttle.
+    let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
 }

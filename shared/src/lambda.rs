@@ -8,6 +8,7 @@ use tower::ServiceExt;
 use tower::util::MapRequest;
 
 use crate::http::access_log::RequestId;
+use crate::http::client::SourceIp;
 use crate::http::pagination::StagePrefix;
 
 pub type LambdaRequest = axum::http::Request<lambda_http::Body>;
@@ -23,13 +24,25 @@ const API_ROOT: &str = "/api/";
 /// Routes on the path without the stage, remembers the stage for page links
 /// and the request id for the access log.
 pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
-    let (stage, request_id) = match req.extensions().get::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV1(ctx)) => (ctx.stage.clone(), ctx.request_id.clone()),
-        Some(RequestContext::ApiGatewayV2(ctx)) => (ctx.stage.clone(), ctx.request_id.clone()),
-        _ => (None, None),
+    let (stage, request_id, source_ip) = match req.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(ctx)) => (
+            ctx.stage.clone(),
+            ctx.request_id.clone(),
+            ctx.identity.source_ip.clone(),
+        ),
+        Some(RequestContext::ApiGatewayV2(ctx)) => (
+            ctx.stage.clone(),
+            ctx.request_id.clone(),
+            ctx.http.source_ip.clone(),
+        ),
+        _ => (None, None, None),
     };
     if let Some(id) = request_id {
         req.extensions_mut().insert(RequestId(id));
+    }
+    // API Gateway's own view of the connection; no header can change it.
+    if let Some(ip) = source_ip.and_then(|ip| ip.parse().ok()) {
+        req.extensions_mut().insert(SourceIp(ip));
     }
     let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
         return req;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     /// Present when the database credentials came from Secrets Manager.
     pub credentials: Option<Arc<CredentialRefresher>>,
     pub throttle: ThrottleRule,
+    /// Proxies whose `X-Forwarded-For` is believed (see `http::client`).
+    pub trusted_proxies: Arc<[IpNet]>,
     pub silences: SilenceCache,
     /// Signs and checks `?cursor=` tokens.
     pub cursor: Arc<CursorKey>,
@@ -42,6 +45,7 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
             throttle: auth.throttle,
+            trusted_proxies: auth.trusted_proxies.clone().into(),
             silences: SilenceCache::default(),
         })
     }

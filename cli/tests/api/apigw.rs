@@ -184,6 +184,60 @@ async fn sign_in_with_a_base64_body_through_every_event_format(pool: PgPool) {
     }
 }
 
+/// Sets the source IP API Gateway reports, in either event format.
+fn from_source_ip(mut event: Value, ip: &str) -> Value {
+    if event["version"] == "2.0" {
+        event["requestContext"]["http"]["sourceIp"] = json!(ip);
+    } else {
+        event["requestContext"]["identity"]["sourceIp"] = json!(ip);
+    }
+    event
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn sign_in_failures_count_against_api_gateways_source_ip_not_a_header(pool: PgPool) {
+    let _app = TestApp::new(pool.clone()).await;
+    let f = functions(&pool);
+    let call = |password: &str| Call {
+        method: "POST",
+        resource: "/api/token/",
+        path: "/api/token/",
+        path_parameters: Value::Null,
+        query: &[],
+        token: None,
+        body: Some(json!({"username": "admin", "password": password})),
+    };
+    for (format, _) in formats(&call("x")) {
+        sqlx::query("DELETE FROM sign_in_throttle")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let pick = |c: &Call| {
+            formats(c)
+                .into_iter()
+                .find(|(name, _)| *name == format)
+                .unwrap()
+                .1
+        };
+        for n in 1..=5 {
+            let mut event = from_source_ip(pick(&call("wrong")), "203.0.113.66");
+            // A header the client wrote, new every time: not believed.
+            event["headers"]["x-forwarded-for"] = json!(format!("192.0.2.{n}"));
+            if let Some(multi) = event.get_mut("multiValueHeaders") {
+                multi["x-forwarded-for"] = json!([format!("192.0.2.{n}")]);
+            }
+            let (status, _) = invoke(&f.token, &event).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{format}");
+        }
+        let attacker = from_source_ip(pick(&call(PASSWORD)), "203.0.113.66");
+        let (status, _) = invoke(&f.token, &attacker).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{format}");
+        let owner = from_source_ip(pick(&call(PASSWORD)), "198.51.100.20");
+        let (status, body) = invoke(&f.token, &owner).await;
+        assert_eq!(status, StatusCode::OK, "{format}: {body}");
+    }
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_missing_body_is_a_400_and_stores_nothing(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;

@@ -57,6 +57,7 @@ pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSetting
         access_ttl,
         refresh_ttl,
         throttle: tm_shared::store::throttle::ThrottleRule::default(),
+        trusted_proxies: Vec::new(),
     }
 }
 
@@ -102,6 +103,43 @@ impl TestApp {
     pub async fn sign_in(&self, username: &str, password: &str) -> TestResponse {
         let body = serde_json::json!({"username": username, "password": password});
         self.post("/api/token/", None, body).await
+    }
+
+    /// `POST /api/token/` from a client at `address`, as `tmctl serve` sees
+    /// its socket's peer.
+    pub async fn sign_in_from(
+        &self,
+        address: &str,
+        username: &str,
+        password: &str,
+    ) -> TestResponse {
+        self.sign_in_forwarded(address, None, username, password)
+            .await
+    }
+
+    /// As [`Self::sign_in_from`], with an `X-Forwarded-For` header.
+    pub async fn sign_in_forwarded(
+        &self,
+        address: &str,
+        forwarded_for: Option<&str>,
+        username: &str,
+        password: &str,
+    ) -> TestResponse {
+        let ip: std::net::IpAddr = address.parse().unwrap();
+        let body = serde_json::json!({"username": username, "password": password});
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/token/")
+            .header(header::HOST, "testserver")
+            .header(header::CONTENT_TYPE, "application/json")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::new(
+                ip, 40000,
+            )));
+        if let Some(forwarded_for) = forwarded_for {
+            request = request.header("x-forwarded-for", forwarded_for);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
     }
 
     /// Signs in through the API and returns the access token.

@@ -7,8 +7,10 @@ use serde::Serialize;
 use tm_shared::auth::jwt::TokenType;
 use tm_shared::auth::password;
 use tm_shared::http::body::JsonObject;
+use tm_shared::http::client::ClientAddress;
 use tm_shared::models::fields::TextRule;
 use tm_shared::models::user::USERNAME_MAX_CHARS;
+use tm_shared::store::throttle::{self, ThrottleAddress};
 use tm_shared::{ApiError, AppState, finish_router, store};
 
 const OBTAIN_PATH: &str = "/api/token/";
@@ -21,7 +23,9 @@ tm_shared::api! {
         post obtain for Public {
             summary: "Sign in",
             description: "Answers the same for an unknown user, a wrong password and an inactive user. \
-                After too many failures for one username within the window, further attempts are refused with a 429 until the lockout ends.",
+                Failures are counted per client address: after too many for one username, or for any, from one address within the window, \
+                that address's further attempts are refused with a 429 until the lockout ends (each further lockout twice as long). \
+                Attempts from elsewhere are not affected.",
             body: Some(Credentials::schema()),
             ok: (200, "An access and a refresh token.", Some(schema_ref::<TokenPair>())),
             errors: &[401, 429],
@@ -107,18 +111,20 @@ tm_shared::body! {
 
 async fn obtain(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonObject(body): JsonObject,
 ) -> Result<Json<TokenPair>, ApiError> {
     let Credentials { username, password } = Credentials::parse(&body)?;
     let username = username.into_inner();
     let password = SecretString::from(password.into_inner());
+    let address = ThrottleAddress::of(client);
 
     // Counted, and refused when over the limit, before the password is
     // checked: the same for a known user or not.
-    if let Some(wait) = store::throttle::attempt(&state.db, &username, &state.throttle).await? {
-        return Err(ApiError::Throttled(
-            wait.as_secs_f64().ceil().max(1.0) as u64
-        ));
+    let wait = throttle::attempt(&state.db, &address, &username, &state.throttle).await?;
+    if let Some(wait) = wait {
+        tracing::warn!(client = address.as_str(), "sign-in refused: throttled");
+        return Err(ApiError::Throttled(throttle::retry_after_seconds(wait)));
     }
 
     let user = store::users::credentials(&state.db, &username).await?;
@@ -127,9 +133,13 @@ async fn obtain(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = password::verify(password, stored).await?;
     let Some(user) = user.filter(|u| matches && u.is_active) else {
+        tracing::info!(
+            client = address.as_str(),
+            "sign-in refused: bad credentials"
+        );
         return Err(ApiError::InvalidCredentials);
     };
-    store::throttle::clear(&state.db, &username).await?;
+    throttle::succeeded(&state.db, &address, &username).await?;
 
     Ok(Json(TokenPair {
         access: state.jwt.issue(user.id, user.role, TokenType::Access)?,

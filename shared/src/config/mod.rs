@@ -8,9 +8,11 @@ use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
+use crate::http::client::parse_trusted_proxies;
 use crate::store::throttle::ThrottleRule;
 
 /// Why configuration could not be loaded. Messages name the variable, never its value.
@@ -116,6 +118,8 @@ pub struct AuthSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub throttle: ThrottleRule,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone)]
@@ -184,9 +188,18 @@ impl AuthSettings {
             refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
             throttle: ThrottleRule {
                 max_failures: number("LOGIN_MAX_FAILURES", defaults.max_failures)?,
+                max_failures_per_address: number(
+                    "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    defaults.max_failures_per_address,
+                )?,
                 window: seconds("LOGIN_FAILURE_WINDOW", defaults.window.as_secs() as u32)?,
                 lockout: seconds("LOGIN_LOCKOUT", defaults.lockout.as_secs() as u32)?,
             },
+            trusted_proxies: optional("TRUSTED_PROXIES")
+                .map(|v| parse_trusted_proxies(&v))
+                .transpose()
+                .map_err(|e| ConfigError::Invalid("TRUSTED_PROXIES", e))?
+                .unwrap_or_default(),
         })
     }
 }

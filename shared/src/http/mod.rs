@@ -3,6 +3,7 @@
 
 pub mod access_log;
 pub mod body;
+pub mod client;
 pub mod cursor;
 pub mod deadline;
 pub mod etag;
