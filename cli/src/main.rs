@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
-use tm_shared::config::{self, AuthSettings, DbSettings};
+use tm_shared::config::{self, AuthSettings, DbSettings, HttpSettings};
 use tm_shared::models::Role;
 use tm_shared::{AppState, accounts};
 use tmctl::devdb::DevDb;
@@ -291,7 +291,7 @@ async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
     migrate(&pool).await?;
     demo_users(&pool).await?;
     let auth = AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
-    let state = AppState::new(pool, &auth)?;
+    let state = AppState::new(pool, &auth)?.with_http(HttpSettings::from_env()?);
     Ok(state.with_request_timeout(settings.request_timeout()))
 }
 

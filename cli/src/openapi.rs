@@ -2,8 +2,8 @@
 //! the routes that serve it with Swagger UI on the local server.
 
 use axum::Router;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tm_shared::openapi::{BEARER, INGEST_KEY};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -109,4 +109,20 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             }),
         )
         .merge(Router::from(ui))
+        .layer(axum::middleware::map_response(docs_csp))
+}
+
+/// The Swagger UI runs its own scripts and styles, and calls this API; it
+/// may load nothing from elsewhere. (Its bundle sets styles inline and
+/// draws icons from `data:` URLs.)
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+async fn docs_csp(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(DOCS_CSP),
+    );
+    response
 }

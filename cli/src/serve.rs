@@ -3,12 +3,23 @@
 use std::net::SocketAddr;
 
 use tm_shared::AppState;
+use tm_shared::config::PublicBaseUrl;
 use tokio::net::TcpListener;
 
 /// Serves [`crate::app`] on `bind` until Ctrl-C or SIGTERM.
 pub async fn serve(state: AppState, bind: SocketAddr) -> std::io::Result<()> {
     let listener = TcpListener::bind(bind).await?;
-    eprintln!("API listening on http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    eprintln!("API listening on http://{local}");
+    // Page links name this server unless PUBLIC_BASE_URL says otherwise;
+    // never the Host a client sent.
+    let state = if state.http.public_base_url.is_none() {
+        let mut http = (*state.http).clone();
+        http.public_base_url = PublicBaseUrl::parse(&format!("http://{local}")).ok();
+        state.with_http(http)
+    } else {
+        state
+    };
     // The peer's address is the client's for the sign-in throttle.
     let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -117,7 +117,7 @@ fn list_request<F>(
     read: impl FnOnce(&QueryParams, &mut FieldErrors) -> F,
 ) -> anyhow::Result<(F, Window)> {
     let params = QueryParams::parse(Some(query)).map_err(invalid)?;
-    let url = RequestUrl::new("http", "localhost", "", path, params.clone());
+    let url = RequestUrl::new("http://localhost", path, params.clone());
     let key = cursor_key()?;
     let mut errors = FieldErrors::new();
     let filter = read(&params, &mut errors);

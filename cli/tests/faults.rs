@@ -75,7 +75,6 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
         access_ttl: Duration::from_secs(600),
         refresh_ttl: Duration::from_secs(600),
         throttle: ThrottleRule::default(),
-        trusted_proxies: Vec::new(),
     };
     let state = AppState::new(pool.clone(), &auth)
         .unwrap()

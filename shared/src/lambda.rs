@@ -9,7 +9,7 @@ use tower::util::MapRequest;
 
 use crate::http::access_log::RequestId;
 use crate::http::client::SourceIp;
-use crate::http::pagination::StagePrefix;
+use crate::http::pagination::{ApiDomain, StagePrefix};
 
 pub type LambdaRequest = axum::http::Request<lambda_http::Body>;
 
@@ -24,18 +24,20 @@ const API_ROOT: &str = "/api/";
 /// Routes on the path without the stage, remembers the stage for page links
 /// and the request id for the access log.
 pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
-    let (stage, request_id, source_ip) = match req.extensions().get::<RequestContext>() {
+    let (stage, request_id, source_ip, domain) = match req.extensions().get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV1(ctx)) => (
             ctx.stage.clone(),
             ctx.request_id.clone(),
             ctx.identity.source_ip.clone(),
+            ctx.domain_name.clone(),
         ),
         Some(RequestContext::ApiGatewayV2(ctx)) => (
             ctx.stage.clone(),
             ctx.request_id.clone(),
             ctx.http.source_ip.clone(),
+            ctx.domain_name.clone(),
         ),
-        _ => (None, None, None),
+        _ => (None, None, None, None),
     };
     if let Some(id) = request_id {
         req.extensions_mut().insert(RequestId(id));
@@ -43,6 +45,9 @@ pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
     // API Gateway's own view of the connection; no header can change it.
     if let Some(ip) = source_ip.and_then(|ip| ip.parse().ok()) {
         req.extensions_mut().insert(SourceIp(ip));
+    }
+    if let Some(domain) = domain.clone().filter(|d| !d.is_empty()) {
+        req.extensions_mut().insert(ApiDomain(domain));
     }
     let Some(stage) = stage.filter(|s| !s.is_empty() && s != "$default") else {
         return req;
@@ -63,13 +68,12 @@ pub fn adapt(mut req: LambdaRequest) -> LambdaRequest {
     }
 
     // The default execute-api host carries the stage in its public URLs; a
-    // custom domain maps its own base path, which the request does not show.
-    let host = req
-        .headers()
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("");
-    if host.ends_with(".amazonaws.com") {
+    // custom domain maps its own base path, which the request does not show
+    // (PUBLIC_BASE_URL says it).
+    if domain
+        .as_deref()
+        .is_some_and(|d| d.ends_with(".amazonaws.com"))
+    {
         req.extensions_mut().insert(StagePrefix(prefix));
     }
     req
@@ -94,7 +98,7 @@ mod tests {
                 "accountId": "123456789012", "resourceId": "r1", "stage": stage,
                 "requestId": "req-1", "identity": {"sourceIp": "203.0.113.1"},
                 "resourcePath": "/api/alerts/", "httpMethod": "GET", "apiId": "abc",
-                "path": format!("/{stage}{path}"),
+                "path": format!("/{stage}{path}"), "domainName": host,
             },
             "body": null,
             "isBase64Encoded": false,
@@ -129,6 +133,24 @@ mod tests {
             "abc.execute-api.eu-west-1.amazonaws.com",
         ));
         assert_eq!(req.uri().path(), "/api/alerts/");
+    }
+
+    #[test]
+    fn links_follow_api_gateways_domain_not_the_host_header() {
+        let mut event = rest_event(
+            "/api/alerts/",
+            "Prod",
+            "abc.execute-api.eu-west-1.amazonaws.com",
+        );
+        event
+            .headers_mut()
+            .insert("host", "evil.example".parse().unwrap());
+        let req = adapt(event);
+        assert_eq!(
+            req.extensions().get::<ApiDomain>().map(|d| d.0.as_str()),
+            Some("abc.execute-api.eu-west-1.amazonaws.com")
+        );
+        assert!(req.extensions().get::<StagePrefix>().is_some());
     }
 
     #[test]

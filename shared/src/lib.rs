@@ -47,11 +47,17 @@ pub use state::AppState;
 use axum::Router;
 
 /// What every function's router gets: the JSON 404 for unknown paths, the
-/// request deadline, re-reading rotated database credentials and,
-/// outermost so that it sees the final status, the access log.
+/// public base URL for page links, the request deadline, re-reading rotated
+/// database credentials, the CORS policy (when origins are allowed: it
+/// answers a browser's preflight before routing, which would refuse OPTIONS
+/// with a 405), and, outermost so that they see the final answer, the
+/// access log and the security headers.
 pub fn finish_router(router: Router<AppState>, state: AppState) -> Router {
-    router
-        .fallback(http::routing::not_found)
+    let mut router = router.fallback(http::routing::not_found);
+    if let Some(base) = &state.http.public_base_url {
+        router = router.layer(axum::Extension(base.clone()));
+    }
+    router = router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::deadline::deadline,
@@ -59,7 +65,12 @@ pub fn finish_router(router: Router<AppState>, state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::deadline::refresh_credentials,
-        ))
+        ));
+    if let Some(cors) = http::cors::layer(&state.http.cors_origins) {
+        router = router.layer(cors);
+    }
+    router
         .layer(axum::middleware::from_fn(http::access_log::access_log))
+        .layer(axum::middleware::from_fn(http::headers::security_headers))
         .with_state(state)
 }

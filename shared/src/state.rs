@@ -3,13 +3,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ipnet::IpNet;
 use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
 use crate::auth::jwt::{JwtKeys, WeakSecret};
 use crate::config::secrets::SecretsClient;
-use crate::config::{AuthSettings, Config, ConfigError, DbSettings};
+use crate::config::{AuthSettings, Config, ConfigError, DbSettings, HttpSettings};
 use crate::db;
 use crate::http::cursor::CursorKey;
 use crate::ingest::SilenceCache;
@@ -24,8 +23,8 @@ pub struct AppState {
     /// Present when the database credentials came from Secrets Manager.
     pub credentials: Option<Arc<CredentialRefresher>>,
     pub throttle: ThrottleRule,
-    /// Proxies whose `X-Forwarded-For` is believed (see `http::client`).
-    pub trusted_proxies: Arc<[IpNet]>,
+    /// Trusted proxies, allowed origins, the public base URL.
+    pub http: Arc<HttpSettings>,
     pub silences: SilenceCache,
     /// Signs and checks `?cursor=` tokens.
     pub cursor: Arc<CursorKey>,
@@ -45,7 +44,7 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
             throttle: auth.throttle,
-            trusted_proxies: auth.trusted_proxies.clone().into(),
+            http: Arc::new(HttpSettings::default()),
             silences: SilenceCache::default(),
         })
     }
@@ -53,6 +52,11 @@ impl AppState {
     /// For tests: how long silences are cached (see `ingest::SILENCE_CACHE_TTL`).
     pub fn with_silence_ttl(mut self, ttl: Duration) -> Self {
         self.silences = SilenceCache::new(ttl);
+        self
+    }
+
+    pub fn with_http(mut self, http: HttpSettings) -> Self {
+        self.http = Arc::new(http);
         self
     }
 
@@ -71,7 +75,8 @@ impl AppState {
         let pool = db::lazy_pool(&config.db)?;
         let mut state = Self::new(pool, &config.auth)
             .map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))?
-            .with_request_timeout(config.db.request_timeout());
+            .with_request_timeout(config.db.request_timeout())
+            .with_http(config.http);
         state.credentials = config.db_secret.map(|secrets| {
             Arc::new(CredentialRefresher {
                 secrets,

@@ -81,6 +81,7 @@ impl Call<'_> {
                 "requestId": "v1-request-id", "identity": {"sourceIp": "203.0.113.7"},
                 "resourcePath": self.resource, "httpMethod": self.method, "apiId": "abc123",
                 "path": format!("/{stage}{}", self.path), "protocol": "HTTP/1.1",
+                "domainName": HOST,
             },
             "body": self.body(),
             "isBase64Encoded": self.body.is_some(),

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use sqlx::PgPool;
 use tm_shared::AppState;
-use tm_shared::config::AuthSettings;
+use tm_shared::config::{AuthSettings, HttpSettings, PublicBaseUrl};
 use tm_shared::models::Role;
 use tower::ServiceExt;
 
@@ -21,7 +21,7 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub pool: PgPool,
-    router: Router,
+    pub router: Router,
     pub admin: String,
     pub analyst: String,
 }
@@ -57,7 +57,6 @@ pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSetting
         access_ttl,
         refresh_ttl,
         throttle: tm_shared::store::throttle::ThrottleRule::default(),
-        trusted_proxies: Vec::new(),
     }
 }
 
@@ -69,7 +68,23 @@ impl TestApp {
 
     /// With an `admin` and an `analyst` user, each signed in.
     pub async fn with_auth(pool: PgPool, auth: AuthSettings) -> Self {
-        let state = AppState::new(pool.clone(), &auth).unwrap();
+        let state = AppState::new(pool.clone(), &auth)
+            .unwrap()
+            .with_http(Self::http_settings());
+        Self::with_state(pool, state).await
+    }
+
+    /// The tests' server is reached at `http://testserver`.
+    pub fn http_settings() -> HttpSettings {
+        HttpSettings {
+            public_base_url: Some(PublicBaseUrl::parse("http://testserver").unwrap()),
+            ..HttpSettings::default()
+        }
+    }
+
+    pub async fn with_http(pool: PgPool, http: HttpSettings) -> Self {
+        let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(3600));
+        let state = AppState::new(pool.clone(), &auth).unwrap().with_http(http);
         Self::with_state(pool, state).await
     }
 

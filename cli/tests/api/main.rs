@@ -9,6 +9,7 @@ mod bulk;
 mod cursors;
 mod dedup;
 mod events;
+mod headers;
 mod helpers;
 mod idempotency;
 mod keys;

@@ -121,8 +121,8 @@ async fn obtain(
 
     // Counted, and refused when over the limit, before the password is
     // checked: the same for a known user or not.
-    let wait = throttle::attempt(&state.db, &address, &username, &state.throttle).await?;
-    if let Some(wait) = wait {
+    let attempt = throttle::attempt(&state.db, &address, &username, &state.throttle).await?;
+    if let Some(wait) = attempt.wait {
         tracing::warn!(client = address.as_str(), "sign-in refused: throttled");
         return Err(ApiError::Throttled(throttle::retry_after_seconds(wait)));
     }
@@ -139,7 +139,7 @@ async fn obtain(
         );
         return Err(ApiError::InvalidCredentials);
     };
-    throttle::succeeded(&state.db, &address, &username).await?;
+    throttle::succeeded(&state.db, &address, &username, &attempt).await?;
 
     Ok(Json(TokenPair {
         access: state.jwt.issue(user.id, user.role, TokenType::Access)?,

@@ -8,6 +8,7 @@ use std::env;
 use std::str::FromStr;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgSslMode};
@@ -118,14 +119,105 @@ pub struct AuthSettings {
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     pub throttle: ThrottleRule,
-    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+}
+
+/// How the HTTP edge treats its callers.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`; see
+    /// `http::client`).
     pub trusted_proxies: Vec<IpNet>,
+    /// Browser origins that may call the API (`CORS_ALLOWED_ORIGINS`); none
+    /// by default, so no page elsewhere can read an answer.
+    pub cors_origins: Vec<HeaderValue>,
+    /// Where clients reach the API (`PUBLIC_BASE_URL`), for page links; see
+    /// `http::pagination::RequestUrl` for what is used without it.
+    pub public_base_url: Option<PublicBaseUrl>,
+}
+
+/// `scheme://host[:port][/path]`, no trailing slash, query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicBaseUrl(String);
+
+impl PublicBaseUrl {
+    pub fn parse(value: &str) -> Result<Self, String> {
+        let origin_and_path = web_url(value.trim_end_matches('/'))?;
+        Ok(Self(origin_and_path))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An http(s) URL with a host and at most a path, lowercased where URLs are
+/// case-blind (scheme and host), as browsers send an `Origin`.
+fn web_url(value: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a URL"))?;
+    let scheme = uri.scheme_str().map(str::to_ascii_lowercase);
+    let (Some(scheme @ ("http" | "https")), Some(authority)) = (scheme.as_deref(), uri.authority())
+    else {
+        return Err(format!("{value:?} is not an http(s) URL with a host"));
+    };
+    if authority.as_str().contains('@') || uri.query().is_some() || value.contains('#') {
+        return Err(format!("{value:?} may hold no user, query or fragment"));
+    }
+    let path = uri.path().trim_end_matches('/');
+    Ok(format!(
+        "{scheme}://{}{path}",
+        authority.as_str().to_ascii_lowercase()
+    ))
+}
+
+/// An origin: a web URL without a path.
+fn origin(value: &str) -> Result<HeaderValue, String> {
+    let url = web_url(value)?;
+    if url.matches('/').count() > 2 {
+        return Err(format!("{value:?} is an origin: no path"));
+    }
+    HeaderValue::from_str(&url).map_err(|_| format!("{value:?} is not a header value"))
+}
+
+impl HttpSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let list = |name: &'static str| -> Vec<String> {
+            optional(name)
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let invalid = |name| move |e| ConfigError::Invalid(name, e);
+        Ok(Self {
+            trusted_proxies: optional("TRUSTED_PROXIES")
+                .map(|v| parse_trusted_proxies(&v))
+                .transpose()
+                .map_err(invalid("TRUSTED_PROXIES"))?
+                .unwrap_or_default(),
+            cors_origins: list("CORS_ALLOWED_ORIGINS")
+                .iter()
+                .map(|o| origin(o))
+                .collect::<Result<_, _>>()
+                .map_err(invalid("CORS_ALLOWED_ORIGINS"))?,
+            public_base_url: optional("PUBLIC_BASE_URL")
+                .map(|v| PublicBaseUrl::parse(&v))
+                .transpose()
+                .map_err(invalid("PUBLIC_BASE_URL"))?,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Config {
     pub db: DbSettings,
     pub auth: AuthSettings,
+    pub http: HttpSettings,
     /// Set when the database credentials came from Secrets Manager, to read
     /// them again after a rotation.
     pub db_secret: Option<secrets::SecretsClient>,
@@ -173,6 +265,7 @@ impl Config {
         Ok(Self {
             db: DbSettings::from_env_with_target(target, default_max_connections)?,
             auth: AuthSettings::from_env_with_secret(jwt_secret)?,
+            http: HttpSettings::from_env()?,
             db_secret,
         })
     }
@@ -195,11 +288,6 @@ impl AuthSettings {
                 window: seconds("LOGIN_FAILURE_WINDOW", defaults.window.as_secs() as u32)?,
                 lockout: seconds("LOGIN_LOCKOUT", defaults.lockout.as_secs() as u32)?,
             },
-            trusted_proxies: optional("TRUSTED_PROXIES")
-                .map(|v| parse_trusted_proxies(&v))
-                .transpose()
-                .map_err(|e| ConfigError::Invalid("TRUSTED_PROXIES", e))?
-                .unwrap_or_default(),
         })
     }
 }
@@ -251,4 +339,51 @@ fn statement_timeout_ms() -> Result<u32, ConfigError> {
 
 fn seconds(name: &'static str, default: u32) -> Result<Duration, ConfigError> {
     number(name, default).map(|s| Duration::from_secs(s.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_base_url_is_an_http_url_with_at_most_a_path() {
+        let ok = |v: &str| PublicBaseUrl::parse(v).map(|u| u.as_str().to_owned());
+        assert_eq!(
+            ok("https://API.example.com/").unwrap(),
+            "https://api.example.com"
+        );
+        assert_eq!(
+            ok("https://example.com/soc/").unwrap(),
+            "https://example.com/soc"
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8000").unwrap(),
+            "http://127.0.0.1:8000"
+        );
+        for bad in [
+            "api.example.com",
+            "ftp://example.com",
+            "https://user@example.com",
+            "https://example.com/?a=1",
+            "https://example.com/#x",
+            "/api",
+        ] {
+            assert!(ok(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_origin_has_no_path() {
+        assert_eq!(
+            origin("https://Console.example.com").unwrap(),
+            "https://console.example.com"
+        );
+        assert_eq!(
+            origin("http://localhost:5173/").unwrap(),
+            "http://localhost:5173"
+        );
+        assert!(origin("https://example.com/console").is_err());
+        assert!(origin("*").is_err());
+        assert!(origin("null").is_err());
+    }
 }

@@ -37,15 +37,17 @@ impl FromRequestParts<AppState> for ClientAddress {
                 .map(|c| c.0.ip())
         });
         Ok(Self(peer.map(|peer| {
-            through_proxies(peer, &parts.headers, &state.trusted_proxies)
+            through_proxies(peer, &parts.headers, &state.http.trusted_proxies)
         })))
     }
 }
 
 /// Walks `X-Forwarded-For` from its right end while each hop is trusted:
 /// every entry was appended by the hop after it, so the first untrusted one
-/// is the client. Anything left of it is the client's own claim, and an
-/// entry that is not an address stops the walk at the hop that added it.
+/// is the client. Anything left of it is the client's own claim, read
+/// entry by entry, so that bytes the client put there cannot spoil the
+/// entries the proxies appended. An entry that is not an address stops the
+/// walk at the hop that added it.
 fn through_proxies(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
     let mut client = peer;
@@ -53,11 +55,8 @@ fn through_proxies(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAd
         return client;
     }
     for value in headers.get_all("x-forwarded-for").iter().rev() {
-        let Ok(value) = value.to_str() else {
-            return client;
-        };
-        for entry in value.rsplit(',') {
-            let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+        for entry in value.as_bytes().rsplit(|b| *b == b',') {
+            let Some(ip) = forwarded_address(entry) else {
                 return client;
             };
             client = ip;
@@ -67,6 +66,20 @@ fn through_proxies(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAd
         }
     }
     client
+}
+
+/// `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or `[2001:db8::1]:4711`.
+fn forwarded_address(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            // A bracketed IPv6 address without a port.
+            let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+            inner.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6)
+        })
 }
 
 /// `TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges.
@@ -143,6 +156,38 @@ mod tests {
             through_proxies(ip("10.1.2.3"), &none, &trusted),
             ip("10.1.2.3")
         );
+    }
+
+    #[test]
+    fn bytes_the_client_wrote_do_not_spoil_what_the_proxies_appended() {
+        let trusted = parse_trusted_proxies("10.0.0.0/8").unwrap();
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.7").unwrap(),
+        );
+        assert_eq!(
+            through_proxies(ip("10.1.2.3"), &h, &trusted),
+            ip("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn forwarded_entries_may_carry_ports() {
+        let trusted = parse_trusted_proxies("10.0.0.0/8").unwrap();
+        for (entry, client) in [
+            ("203.0.113.7:4711", "203.0.113.7"),
+            ("[2001:db8::7]:443", "2001:db8::7"),
+            ("[2001:db8::7]", "2001:db8::7"),
+            ("2001:db8::7", "2001:db8::7"),
+        ] {
+            let h = headers(&[entry]);
+            assert_eq!(
+                through_proxies(ip("10.1.2.3"), &h, &trusted),
+                ip(client),
+                "{entry}"
+            );
+        }
     }
 
     #[test]

@@ -4,11 +4,11 @@
 
 use axum::Json;
 use axum::extract::FromRequestParts;
-use axum::http::header::HOST;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::config::PublicBaseUrl;
 use crate::error::ApiError;
 use crate::http::cursor::{self, CursorKey, CursorRequest, Direction, Position, Scope};
 use crate::models::fields::FieldErrors;
@@ -260,7 +260,7 @@ impl<'a> Lister<'a> {
 /// The public URL of the current request, for building page links.
 #[derive(Debug, Clone)]
 pub struct RequestUrl {
-    /// Scheme, host, any stage prefix and path; no query.
+    /// Scheme, host, any prefix and path; no query.
     base: String,
     /// The routed path, which a cursor is bound to.
     path: String,
@@ -273,9 +273,10 @@ pub struct RequestUrl {
 pub struct StagePrefix(pub String);
 
 impl RequestUrl {
-    pub fn new(scheme: &str, host: &str, prefix: &str, path: &str, params: QueryParams) -> Self {
+    /// `origin`: scheme, host and any path prefix, without a trailing slash.
+    pub fn new(origin: &str, path: &str, params: QueryParams) -> Self {
         Self {
-            base: format!("{scheme}://{host}{prefix}{path}"),
+            base: format!("{origin}{path}"),
             path: path.to_owned(),
             params,
         }
@@ -324,14 +325,30 @@ impl RequestUrl {
     }
 }
 
-/// Only characters that can be in a host and port; anything else in a Host
-/// header is not echoed into links.
-fn plausible_host(host: &str) -> bool {
-    !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+/// The domain API Gateway served the request on (`requestContext.domainName`,
+/// not the client's `Host`); set by the Lambda adapter.
+#[derive(Debug, Clone)]
+pub struct ApiDomain(pub String);
+
+/// Where page links point, in this order: the configured `PUBLIC_BASE_URL`
+/// (put in the request by `finish_router`; `tmctl serve` defaults it to its
+/// own address); in Lambda, API Gateway's domain over https, with the stage
+/// on the default execute-api host; else `http://localhost`. Never the
+/// `Host` header: a client writes that, and links would send the next
+/// caller wherever it said.
+fn public_origin(parts: &Parts) -> String {
+    if let Some(base) = parts.extensions.get::<PublicBaseUrl>() {
+        return base.as_str().to_owned();
+    }
+    if let Some(ApiDomain(domain)) = parts.extensions.get::<ApiDomain>() {
+        let prefix = parts
+            .extensions
+            .get::<StagePrefix>()
+            .map(|p| p.0.as_str())
+            .unwrap_or("");
+        return format!("https://{domain}{prefix}");
+    }
+    "http://localhost".to_owned()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
@@ -339,28 +356,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let params = QueryParams::from_request_parts(parts, state).await?;
-        let host = parts
-            .headers
-            .get(HOST)
-            .and_then(|v| v.to_str().ok())
-            .or(parts.uri.host())
-            .filter(|h| plausible_host(h))
-            .unwrap_or("localhost");
-        // API Gateway terminates TLS and says so in X-Forwarded-Proto.
-        let scheme = match parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-        {
-            Some("https") => "https",
-            _ => "http",
-        };
-        let prefix = parts
-            .extensions
-            .get::<StagePrefix>()
-            .map(|p| p.0.as_str())
-            .unwrap_or("");
-        Ok(Self::new(scheme, host, prefix, parts.uri.path(), params))
+        Ok(Self::new(&public_origin(parts), parts.uri.path(), params))
     }
 }
 
@@ -463,7 +459,7 @@ mod tests {
     #[test]
     fn links_keep_the_query_and_replace_the_page() {
         let params = QueryParams::parse(Some("severity=High&page=2&page_size=5")).unwrap();
-        let url = RequestUrl::new("https", "api.example", "/Prod", "/api/alerts/", params);
+        let url = RequestUrl::new("https://api.example/Prod", "/api/alerts/", params);
         assert_eq!(
             url.with_page(3),
             "https://api.example/Prod/api/alerts/?severity=High&page_size=5&page=3"
@@ -476,7 +472,7 @@ mod tests {
 
     #[test]
     fn next_and_previous_appear_only_when_there_is_such_a_page() {
-        let url = RequestUrl::new("http", "h", "", "/p/", QueryParams::default());
+        let url = RequestUrl::new("http://h", "/p/", QueryParams::default());
         let req = request("page_size=2").unwrap();
         let first = Page::new(5, 1, &req, &url, vec![1, 2]);
         assert_eq!(first.next.as_deref(), Some("http://h/p/?page=2"));
@@ -484,12 +480,5 @@ mod tests {
         let last = Page::new(5, 3, &req, &url, vec![5]);
         assert!(last.next.is_none());
         assert_eq!(last.previous.as_deref(), Some("http://h/p/?page=2"));
-    }
-
-    #[test]
-    fn implausible_hosts_are_not_echoed() {
-        assert!(plausible_host("api.example.com:443"));
-        assert!(!plausible_host("evil.com/path"));
-        assert!(!plausible_host("a b"));
     }
 }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use time::OffsetDateTime;
 
 /// The rule, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,16 +103,25 @@ macro_rules! locks {
     };
 }
 
-/// Both rows (the address's first, so that concurrent attempts from one
-/// address lock them in the same order) counted in one statement;
-/// answers the longer wait of the two, if either is locked.
+/// While either row is locked, the attempt is refused and counts nowhere:
+/// retries against a locked username must not fill the address's count
+/// (and lock out everyone behind the same NAT), nor retries from a locked
+/// address escalate a username's back-off. Otherwise both rows are counted
+/// (the address's first, so that concurrent attempts from one address lock
+/// them in the same order). One statement; answers a row per lock found or
+/// row counted.
 const ATTEMPT: &str = concat!(
-    "INSERT INTO sign_in_throttle AS t \
+    "WITH locked AS ( \
+         SELECT locked_until FROM sign_in_throttle \
+         WHERE address = $1 AND username IN ('', $2) AND locked_until > now() \
+     ), counted AS ( \
+     INSERT INTO sign_in_throttle AS t \
          (address, username, failures, window_started_at, locked_until, lockouts) \
      SELECT $1, u.username, 1, now(), \
             CASE WHEN 1 > u.max THEN now() + make_interval(secs => $6) END, \
             CASE WHEN 1 > u.max THEN 1 ELSE 0 END \
      FROM (VALUES ('', $5::int), ($2::text, $4::int)) AS u (username, max) \
+     WHERE NOT EXISTS (SELECT 1 FROM locked) \
      ORDER BY u.username \
      ON CONFLICT (address, username) DO UPDATE SET \
          failures = ",
@@ -132,9 +142,24 @@ const ATTEMPT: &str = concat!(
          lockouts = t.lockouts + CASE WHEN ",
     locks!(),
     " THEN 1 ELSE 0 END \
-     RETURNING CASE WHEN locked_until > now() \
-                    THEN EXTRACT(EPOCH FROM locked_until - now())::float8 END"
+     RETURNING username, window_started_at, \
+               CASE WHEN locked_until > now() \
+                    THEN EXTRACT(EPOCH FROM locked_until - now())::float8 END AS wait \
+     ) \
+     SELECT NULL::text, NULL::timestamptz, EXTRACT(EPOCH FROM locked_until - now())::float8 \
+     FROM locked \
+     UNION ALL SELECT username, window_started_at, wait FROM counted"
 );
+
+/// What [`attempt`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// How long to wait, when the attempt is refused.
+    pub wait: Option<Duration>,
+    /// The window of the address's count this attempt went into, so that a
+    /// success takes it back from that window only.
+    address_window: Option<OffsetDateTime>,
+}
 
 /// Counts a sign-in attempt for `username` from `address` before its
 /// password is checked, and says how long to wait if the attempt is over
@@ -146,8 +171,8 @@ pub async fn attempt(
     address: &ThrottleAddress,
     username: &str,
     rule: &ThrottleRule,
-) -> sqlx::Result<Option<Duration>> {
-    let waits: Vec<Option<f64>> = sqlx::query_scalar(ATTEMPT)
+) -> sqlx::Result<Attempt> {
+    let rows: Vec<(Option<String>, Option<OffsetDateTime>, Option<f64>)> = sqlx::query_as(ATTEMPT)
         .bind(address.as_str())
         .bind(username)
         .bind(rule.window.as_secs_f64())
@@ -158,17 +183,35 @@ pub async fn attempt(
         .fetch_all(db)
         .await?;
     // Addresses and usernames nobody has are what a spraying attacker
-    // sends: sweep rows whose window and lockout are long over, now and then.
+    // sends: sweep rows whose window and lockout are long over, now and
+    // then. Best effort: rows an attempt holds are skipped, and a failure
+    // here is no reason to fail a sign-in already counted.
     if crate::random::one_in(100) {
-        sqlx::query(
-            "DELETE FROM sign_in_throttle WHERE window_started_at < now() - interval '1 day' \
-             AND (locked_until IS NULL OR locked_until < now())",
+        let swept = sqlx::query(
+            "DELETE FROM sign_in_throttle WHERE (address, username) IN ( \
+                 SELECT address, username FROM sign_in_throttle \
+                 WHERE window_started_at < now() - interval '1 day' \
+                   AND (locked_until IS NULL OR locked_until < now()) \
+                 LIMIT 1000 FOR UPDATE SKIP LOCKED)",
         )
         .execute(db)
-        .await?;
+        .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "sweeping old sign-in counts failed");
+        }
     }
-    let wait = waits.into_iter().flatten().reduce(f64::max);
-    Ok(wait.map(|s| Duration::from_secs_f64(s.max(0.0))))
+    let wait = rows
+        .iter()
+        .filter_map(|(_, _, wait)| *wait)
+        .reduce(f64::max);
+    let address_window = rows
+        .iter()
+        .find(|(name, _, _)| name.as_deref() == Some(""))
+        .and_then(|(_, window, _)| *window);
+    Ok(Attempt {
+        wait: wait.map(|s| Duration::from_secs_f64(s.max(0.0))),
+        address_window,
+    })
 }
 
 fn limit(n: u32) -> i32 {
@@ -177,22 +220,32 @@ fn limit(n: u32) -> i32 {
 
 /// A successful sign-in: the username's failures from this address are
 /// forgotten (its back-off too), and the attempt no longer counts against
-/// the address, which only failures should fill.
-pub async fn succeeded(db: &PgPool, address: &ThrottleAddress, username: &str) -> sqlx::Result<()> {
+/// the address, which only failures should fill — in the window it was
+/// counted in, so that a success landing after the count started afresh
+/// cannot erase a newer failure.
+pub async fn succeeded(
+    db: &PgPool,
+    address: &ThrottleAddress,
+    username: &str,
+    attempt: &Attempt,
+) -> sqlx::Result<()> {
     sqlx::query(
         "WITH pair AS (DELETE FROM sign_in_throttle WHERE address = $1 AND username = $2) \
          UPDATE sign_in_throttle SET failures = failures - 1 \
-         WHERE address = $1 AND username = '' AND failures > 0 AND locked_until IS NULL",
+         WHERE address = $1 AND username = '' AND window_started_at = $3 \
+           AND failures > 0 AND locked_until IS NULL",
     )
     .bind(address.as_str())
     .bind(username)
+    .bind(attempt.address_window)
     .execute(db)
     .await?;
     Ok(())
 }
 
 /// An operator's new password or reactivation lifts the user's lockouts
-/// at every address.
+/// at every address (an address's own lockout, earned across usernames,
+/// is not the user's to lift).
 pub async fn clear(db: &PgPool, username: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM sign_in_throttle WHERE username = $1")
         .bind(username)
