@@ -18,6 +18,7 @@ mod openapi;
 mod pagination;
 mod requests;
 mod roles;
+mod serve;
 mod silences;
 mod throttle;
 mod tmctl_cli;
