@@ -24,6 +24,7 @@ SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
   UNION ALL SELECT 'm' || m::text FROM alert_comments m
   UNION ALL SELECT 't' || t::text FROM alert_timeline t
   UNION ALL SELECT 'u' || u::text FROM users u
+  UNION ALL SELECT 'x' || x::text FROM sessions x
   UNION ALL SELECT 'c' || c::text FROM alert_counts c
   UNION ALL SELECT 'n' || n::text FROM alert_assignee_counts n
   UNION ALL SELECT 'k' || (k.id, k.name, k.source, k.prefix, k.secret_hash, k.created_by,

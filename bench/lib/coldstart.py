@@ -10,7 +10,8 @@ connection.
 
 `run()` measures each function whose bootstrap exists: `app_env` (DATABASE_URL,
 JWT_SECRET) is passed to the functions, `inputs` are the requests' inputs:
-BENCH_REFRESH_TOKEN (token), BENCH_SIGNIN_USERNAME and BENCH_SIGNIN_PASSWORD
+BENCH_REFRESH_TOKENS (token: a list, one for each start, since a refresh
+token is spent by its use), BENCH_SIGNIN_USERNAME and BENCH_SIGNIN_PASSWORD
 (token-signin), BENCH_ADMIN_TOKEN and BENCH_EVENT_ID (events),
 BENCH_ANALYST_TOKEN and BENCH_ALERT_ID (alerts). It returns
 {"functions": {NAME: {...}}, "missing": [...]}.
@@ -31,10 +32,11 @@ from lambda_emulator import RuntimeApiEmulator, http_api_event
 START_TIMEOUT_S = 20
 
 
-def function_event(name, env):
-    """The request each function answers on its cold start."""
+def function_event(name, env, start=0):
+    """The request each function answers on its `start`-th cold start."""
     if name == "token":
-        body = json.dumps({"refresh": env["BENCH_REFRESH_TOKEN"]})
+        tokens = env["BENCH_REFRESH_TOKENS"]
+        body = json.dumps({"refresh": tokens[start % len(tokens)]})
         return http_api_event("POST", "/api/token/refresh/", body=body)
     if name == "token-signin":
         # A sign-in: the same bootstrap, with argon2's working memory in its peak.
@@ -163,9 +165,9 @@ def summarise(starts):
 
 
 def measure_function(name, bootstrap, starts, app_env, log_dir, inputs):
-    event = function_event(name, inputs)
     with open(os.path.join(log_dir, f"{name}.log"), "wb") as log:
-        runs = [start_once(name, bootstrap, event, app_env, log) for _ in range(starts)]
+        runs = [start_once(name, bootstrap, function_event(name, inputs, i), app_env, log)
+                for i in range(starts)]
     result = summarise(runs)
     result["bootstrap"] = bootstrap
     result["bootstrap_bytes"] = os.path.getsize(bootstrap)

@@ -15,6 +15,7 @@ any problem was found; 130/143 when interrupted; else 0. Missed targets
 never fail a run.
 """
 
+import base64
 import json
 import os
 import re
@@ -105,9 +106,17 @@ def with_query(url, **parameters):
     return url + separator + "&".join(f"{k}={v}" for k, v in parameters.items())
 
 
-def statement_source(kind, argument, user=None):
+def statement_source(kind, argument, user=None, session=None):
     quoted = f"'{argument}'" if any(c in str(argument) for c in "&?{ ") else str(argument)
-    return f"tmctl statements {kind} {quoted}" + (f" --user {user}" if user is not None else "")
+    return (f"tmctl statements {kind} {quoted}" + (f" --user {user}" if user is not None else "")
+            + (f" --session {session}" if session is not None else ""))
+
+
+def token_session(token):
+    """The sign-in session an access token names (its `sid` claim)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims["sid"]
 
 
 @dataclass
@@ -169,9 +178,9 @@ class Bench:
                                   env=dict(self.environ, **(env or {})), check=False)
         return done.returncode == 0
 
-    def fetch_statements(self, kind, argument, user=None):
+    def fetch_statements(self, kind, argument, user=None, session=None):
         try:
-            return statements.fetch(self.tmctl, kind, argument, user=user)
+            return statements.fetch(self.tmctl, kind, argument, user=user, session=session)
         except statements.StatementsError as e:
             raise Failure(str(e)) from None
 
@@ -199,11 +208,12 @@ class Bench:
 
     def load_statements(self):
         """Asks tmctl for statements once up front, so that a tmctl without
-        `statements` (or without its --user) stops the run before any work.
+        `statements` (or without its --user or --session) stops the run
+        before any work.
         Any user id does here (tmctl needs no database); those the ceilings
         run are asked for once the bench users exist (load_ceiling_statements)."""
-        first_page = self.fetch_statements("alerts-list", ALERT_FILTER, user=1)
-        self.fetch_statements("events-create", json.dumps(INGEST_EVENT), user=1)
+        first_page = self.fetch_statements("alerts-list", ALERT_FILTER, user=1, session=1)
+        self.fetch_statements("events-create", json.dumps(INGEST_EVENT), user=1, session=1)
         try:
             statements.by_name(first_page, "list")
         except statements.StatementsError as e:
@@ -217,15 +227,19 @@ class Bench:
 
     def load_ceiling_statements(self):
         """The statements every size reuses, for the requests as wrk makes
-        them: each starts with the signed-in user's check, whose parameter is
-        the id of the user wrk signs in as (the analyst for the reads, the
-        admin for ingest)."""
+        them: each starts with the signed-in user's check, whose parameters
+        are the ids of the user wrk signs in as (the analyst for the reads,
+        the admin for ingest) and of the session its token names."""
         self.admin_id, self.analyst_id = self.user_id(self.admin_user), self.user_id(self.analyst_user)
-        self.statements["first_page"] = self.fetch_statements("alerts-list", ALERT_FILTER, user=self.analyst_id)
+        self.admin_session = token_session(self.admin_token)
+        self.analyst_session = token_session(self.analyst_token)
+        self.statements["first_page"] = self.fetch_statements("alerts-list", ALERT_FILTER, user=self.analyst_id,
+                                                              session=self.analyst_session)
         self.statements["ingest"] = self.fetch_statements("events-create", json.dumps(INGEST_EVENT),
-                                                          user=self.admin_id)
+                                                          user=self.admin_id, session=self.admin_session)
         paths = batches.write(BATCH_DIR, BATCH_COUNT)
-        self.statements["ingest_batch"] = [self.fetch_statements("events-batch", path, user=self.admin_id)
+        self.statements["ingest_batch"] = [self.fetch_statements("events-batch", path, user=self.admin_id,
+                                                                 session=self.admin_session)
                                            for path in paths]
 
     def ensure_tools(self):
@@ -322,9 +336,19 @@ class Bench:
             self.server.stop()
             self.server = None
 
+    def sign_in_for_cold_starts(self):
+        """A refresh token for each token cold start (two runs of them: with
+        TLS and without), each of its own session."""
+        try:
+            self.cold_start_refresh = [
+                net.login(f"{self.api}/api/token/", self.admin_user, self.admin_password)[1]
+                for _ in range(2 * max(self.opts.cold_starts, 1))]
+        except net.NetError as e:
+            raise Failure(f"sign-in for the cold starts failed: {e}") from None
+
     def sign_in_users(self):
         try:
-            self.admin_token, self.admin_refresh = net.login(
+            self.admin_token, _ = net.login(
                 f"{self.api}/api/token/", self.admin_user, self.admin_password)
             self.analyst_token, _ = net.login(f"{self.api}/api/token/", self.analyst_user, self.analyst_password)
         except net.NetError as e:
@@ -461,7 +485,7 @@ class Bench:
                                  "events_per_answer": batches.BATCH_SIZE})
         first, *others = self.statements["ingest_batch"]
         self.ceiling("ingest_batch", first,
-                     statement_source("events-batch", f"{BATCH_DIR}/batch-N.json", self.admin_id),
+                     statement_source("events-batch", f"{BATCH_DIR}/batch-N.json", self.admin_id, self.admin_session),
                      clients=BATCH_CLIENTS, more=others)
         self.sql(f"DELETE FROM events WHERE id > {int(last_event)}")
         self.sql("VACUUM ANALYZE")
@@ -628,10 +652,10 @@ class Bench:
 
     def read_ceilings(self):
         self.ceiling("alerts_first_page", self.statements["first_page"],
-                     statement_source("alerts-list", ALERT_FILTER, self.analyst_id))
+                     statement_source("alerts-list", ALERT_FILTER, self.analyst_id, self.analyst_session))
         low, high = self.alert_ids
         try:
-            get = self.fetch_statements("alerts-get", low, user=self.analyst_id)
+            get = self.fetch_statements("alerts-get", low, user=self.analyst_id, session=self.analyst_session)
         except Failure as e:
             self.problem(str(e))
             return
@@ -645,7 +669,7 @@ class Bench:
         except statements.StatementsError as e:
             self.problem(f"tmctl statements alerts-get: {e}")
             return
-        self.ceiling("alert_by_id", get, statement_source("alerts-get", "ID", self.analyst_id),
+        self.ceiling("alert_by_id", get, statement_source("alerts-get", "ID", self.analyst_id, self.analyst_session),
                      drawn={alert_id: f"random({low}, {high})"})
 
     def triage_ceilings(self):
@@ -656,15 +680,16 @@ class Bench:
         asked += [(name, "alerts-stats", query) for name, query in self.stats_queries.items()]
         for scenario, kind, query in asked:
             try:
-                found = statements.fetch(self.tmctl, kind, query, user=self.analyst_id, env=env)
+                found = statements.fetch(self.tmctl, kind, query, user=self.analyst_id, env=env,
+                                         session=self.analyst_session)
             except statements.StatementsError as e:
                 self.problem(str(e))
                 continue
-            self.ceiling(scenario, found, statement_source(kind, query, self.analyst_id))
+            self.ceiling(scenario, found, statement_source(kind, query, self.analyst_id, self.analyst_session))
 
     def ingest_ceiling(self):
         self.ceiling("ingest", self.statements["ingest"],
-                     statement_source("events-create", json.dumps(INGEST_EVENT), self.admin_id))
+                     statement_source("events-create", json.dumps(INGEST_EVENT), self.admin_id, self.admin_session))
 
     def run_scenarios(self):
         self.scenario_alerts_first_page()
@@ -743,7 +768,7 @@ class Bench:
             return
         middle = "SELECT min(id) FROM {0} WHERE id >= (SELECT (min(id) + max(id)) / 2 FROM {0})"
         inputs = {
-            "BENCH_REFRESH_TOKEN": self.admin_refresh, "BENCH_ADMIN_TOKEN": self.admin_token,
+            "BENCH_ADMIN_TOKEN": self.admin_token,
             "BENCH_ANALYST_TOKEN": self.analyst_token,
             "BENCH_EVENT_ID": self.sql(middle.format("events")), "BENCH_ALERT_ID": self.sql(middle.format("alerts")),
             "BENCH_SIGNIN_USERNAME": self.admin_user, "BENCH_SIGNIN_PASSWORD": self.admin_password,
@@ -755,13 +780,19 @@ class Bench:
         # As deployed, the functions reach RDS over TLS (sslmode=require);
         # when the server here has TLS, that is the measured start, and a
         # start without TLS is measured beside it to show what the handshake costs.
+        # A refresh token is spent by its use: each start gets its own.
+        refresh = iter(self.cold_start_refresh)
+        def with_tokens():
+            return dict(inputs, BENCH_REFRESH_TOKENS=[next(refresh) for _ in range(self.opts.cold_starts)])
         if self.sql("SHOW ssl") == "on":
-            self.cold_start_run("cold_start", "tls", with_query(self.bench_url, sslmode="require"), template, inputs)
+            self.cold_start_run("cold_start", "tls", with_query(self.bench_url, sslmode="require"), template,
+                                with_tokens())
             self.cold_start_run("cold_start_plain", "plain", with_query(self.bench_url, sslmode="disable"),
-                                template, inputs)
+                                template, with_tokens())
         else:
             log("this PostgreSQL has no TLS: cold starts without it")
-            self.cold_start_run("cold_start", "plain", with_query(self.bench_url, sslmode="disable"), template, inputs)
+            self.cold_start_run("cold_start", "plain", with_query(self.bench_url, sslmode="disable"), template,
+                                with_tokens())
 
     def cold_start_run(self, kind, label, url, template, inputs):
         log(f"Lambda cold starts, database connection {label} ({self.opts.cold_starts} per function)")
@@ -810,13 +841,14 @@ class Bench:
         self.choose_database_server()
         self.create_bench_database()
         self.create_users()
-        self.load_ceiling_statements()
         self.jwt_secret = secrets.token_hex(32)
         self.record_run()
         self.record_argon2()
 
         self.start_server()
         self.sign_in_users()
+        # After signing in: the user's check names the token's session.
+        self.load_ceiling_statements()
         loaded = 0
         for size in self.opts.sizes:
             self.size = size
@@ -824,6 +856,7 @@ class Bench:
             loaded = size
             self.run_scenarios()
         self.capture_plans()
+        self.sign_in_for_cold_starts()
         self.stop_server()
 
         self.cold_starts()

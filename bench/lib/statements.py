@@ -8,8 +8,9 @@
 each print a JSON array of {"name", "sql", "params"}: the statements the
 server runs for that request, in order, with the text form of each
 parameter. The first is "auth", the signed-in user's check every such
-request runs before its own (its parameter is the user's id, `--user ID`,
-1 unless given); then the request's own ("count" and "list", "get",
+request runs before its own (its parameters are the user's id, `--user ID`,
+and the id of the sign-in session the token names, `--session ID`, each 1
+unless given); then the request's own ("count" and "list", "get",
 "create"). The benchmark keeps no copy of them, so nothing here is kept
 in step with the store by hand. From them it makes:
 
@@ -76,13 +77,16 @@ def parse(text):
     return statements
 
 
-def fetch(tmctl, kind, argument, user=None, env=None):
+def fetch(tmctl, kind, argument, user=None, env=None, session=None):
     """The statements tmctl says the server runs for one request, made as
-    the user whose id is user (tmctl's default, 1, when None); `env` adds to
-    its environment (JWT_SECRET, for a cursor)."""
+    the user whose id is user in the sign-in session whose id is session
+    (tmctl's defaults, 1 and 1, when None); `env` adds to its environment
+    (JWT_SECRET, for a cursor)."""
     command = [tmctl, "statements", kind, str(argument)]
     if user is not None:
         command += ["--user", str(user)]
+    if session is not None:
+        command += ["--session", str(session)]
     shown = " ".join(command)
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False,
@@ -108,8 +112,8 @@ def by_name(statements, name):
 def pgbench_variable(statements, name, number=1):
     """The pgbench variable (`pN`) that `$number` of the statement named
     name becomes in pgbench_script(statements): N counts on from the
-    parameters of the statements before it (`$1` of "get" after "auth" is
-    p2)."""
+    parameters of the statements before it (`$1` of "get" after "auth",
+    which has two, is p3)."""
     offset = 0
     for statement in statements:
         if statement.name == name:

@@ -1,6 +1,7 @@
 """driver.py's pieces that need no database: reading wrk's result, the
 argon2 parameters, URLs; and bench/run's exit status for its command line."""
 
+import base64
 import contextlib
 import io
 import json
@@ -17,6 +18,12 @@ import report
 import statements
 
 RUN = os.path.join(helpers.TESTS, "..", "run")
+
+
+def jwt(claims):
+    """A JWT-shaped string with these claims (header and signature not real)."""
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"x.{payload}.y"
 
 
 class PiecesTest(unittest.TestCase):
@@ -46,6 +53,17 @@ class PiecesTest(unittest.TestCase):
                          "tmctl statements alerts-list 'severity=High&status=Open'")
         self.assertEqual(driver.statement_source("alerts-get", 7), "tmctl statements alerts-get 7")
         self.assertEqual(driver.statement_source("alerts-get", "ID", 2), "tmctl statements alerts-get ID --user 2")
+        self.assertEqual(driver.statement_source("alerts-get", "ID", 2, 9),
+                         "tmctl statements alerts-get ID --user 2 --session 9")
+
+    def test_a_token_s_session_is_its_sid_claim(self):
+        self.assertEqual(driver.token_session(jwt({"sub": "5", "sid": 11})), 11)
+        # Unpadded base64url, whatever the payload's length, as JWTs are.
+        for pad in ("", "a", "ab", "abc"):
+            with self.subTest(pad=pad):
+                self.assertEqual(driver.token_session(jwt({"sid": 4031, "jti": pad + "?>~"})), 4031)
+        with self.assertRaises(KeyError):  # a token from before sessions
+            driver.token_session(jwt({"sub": "5"}))
 
     def test_the_ingest_event_is_what_wrk_posts(self):
         self.assertEqual(driver.INGEST_EVENT["severity"], "High")  # so each raises an alert, as wrk's
@@ -82,27 +100,30 @@ class CeilingTest(unittest.TestCase):
         self.stub(True, 1234.5)
         get = statements.parse(helpers.fixture("alerts-get-123.json"))
         with contextlib.redirect_stderr(io.StringIO()):
-            self.bench.ceiling("alert_by_id", get, "tmctl statements alerts-get ID", drawn={"p2": "random(3, 8)"})
+            self.bench.ceiling("alert_by_id", get, "tmctl statements alerts-get ID", drawn={"p3": "random(3, 8)"})
         ((url, script, defines, clients, threads, duration),) = self.calls
-        self.assertEqual((url, defines, clients, threads, duration), (self.bench.bench_url, {"p1": "1"}, 32, 2, 2))
-        self.assertTrue(script.startswith("\\set p2 random(3, 8)\n"))
+        self.assertEqual((url, defines, clients, threads, duration),
+                         (self.bench.bench_url, {"p1": "1", "p2": "1"}, 32, 2, 2))
+        self.assertTrue(script.startswith("\\set p3 random(3, 8)\n"))
         (fact,) = self.facts()
         self.assertEqual((fact["kind"], fact["scenario"], fact["size"], fact["tps"], fact["clients"]),
                          ("pgbench", "alert_by_id", 2000, 1234.5, 32))
         self.assertEqual(fact["statements"], [g.as_json() for g in get])
 
-    def test_the_ceilings_run_the_user_s_check_as_wrk_s_users_and_draw_the_get_s_id(self):
+    def test_the_ceilings_run_the_user_s_check_as_wrk_s_users_and_sessions_and_draw_the_get_s_id(self):
         self.stub(True, 100.0)
         self.bench.admin_user, self.bench.analyst_user = "bench-admin", "bench-analyst"
         ids = {"'bench-admin'": 5, "'bench-analyst'": 6}
         self.bench.sql_ints = lambda sql: [ids[sql.rsplit(" = ", 1)[1]]]
+        # The sessions are those the tokens wrk sends name.
+        self.bench.admin_token, self.bench.analyst_token = jwt({"sub": "5", "sid": 11}), jwt({"sub": "6", "sid": 12})
         fetched = []
 
-        def fetch(kind, argument, user=None):
-            fetched.append((kind, user))
+        def fetch(kind, argument, user=None, session=None):
+            fetched.append((kind, user, session))
             if kind == "events-create":  # the body recorded, not the bench's own event
                 argument = json.loads(helpers.fixture("index.json"))["commands"]["events-create.json"][1]
-            return statements.fetch(self.bench.tmctl, kind, argument, user=user)
+            return statements.fetch(self.bench.tmctl, kind, argument, user=user, session=session)
 
         self.bench.fetch_statements = fetch
         self.bench.alert_ids = (123, 130)
@@ -111,25 +132,28 @@ class CeilingTest(unittest.TestCase):
             self.bench.read_ceilings()
             self.bench.ingest_ceiling()
         self.assertEqual((self.bench.admin_id, self.bench.analyst_id), (5, 6))
-        # One batch statement per batch wrk sends, each as the admin.
-        self.assertEqual(fetched, [("alerts-list", 6), ("events-create", 5)]
-                         + [("events-batch", 5)] * driver.BATCH_COUNT + [("alerts-get", 6)])
+        self.assertEqual((self.bench.admin_session, self.bench.analyst_session), (11, 12))
+        # One batch statement per batch wrk sends, each as the admin in its session.
+        self.assertEqual(fetched, [("alerts-list", 6, 12), ("events-create", 5, 11)]
+                         + [("events-batch", 5, 11)] * driver.BATCH_COUNT + [("alerts-get", 6, 12)])
         first, alert, ingest = self.calls
-        auth = "SELECT role FROM users WHERE id = :p1 AND is_active;"
+        auth = ("SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = :p1 AND u.is_active "
+                "AND s.id = :p2 AND s.ended_at IS NULL AND s.expires_at > now();")
         # The first page and the single alert as the analyst, ingest as the admin.
         self.assertEqual(first[1].splitlines()[0], auth)
-        self.assertEqual(first[2]["p1"], "6")
-        # The alert's id is the get statement's $1, p2 after the check's p1: drawn, not defined.
-        self.assertEqual(alert[1].splitlines()[:2], ["\\set p2 random(123, 130)", auth])
-        self.assertTrue(alert[1].splitlines()[2].endswith("WHERE a.id = :p2;"))
-        self.assertEqual(alert[2], {"p1": "6"})
+        self.assertEqual((first[2]["p1"], first[2]["p2"]), ("6", "12"))
+        # The alert's id is the get statement's $1, p3 after the check's p1 and p2: drawn, not defined.
+        self.assertEqual(alert[1].splitlines()[:2], ["\\set p3 random(123, 130)", auth])
+        self.assertTrue(alert[1].splitlines()[2].endswith("WHERE a.id = :p3;"))
+        self.assertEqual(alert[2], {"p1": "6", "p2": "12"})
         self.assertEqual(ingest[1].splitlines()[0], auth)
-        self.assertEqual(ingest[2]["p1"], "5")
+        self.assertEqual((ingest[2]["p1"], ingest[2]["p2"]), ("5", "11"))
         recorded = {f["scenario"]: f for f in self.facts()}
         self.assertEqual(sorted(recorded), ["alert_by_id", "alerts_first_page", "ingest"])
-        self.assertEqual(recorded["alert_by_id"]["drawn"], {"p2": "random(123, 130)"})
-        self.assertEqual(recorded["alert_by_id"]["source"], "tmctl statements alerts-get ID --user 6")
-        self.assertTrue(recorded["ingest"]["source"].endswith(" --user 5"))
+        self.assertEqual(recorded["alert_by_id"]["drawn"], {"p3": "random(123, 130)"})
+        self.assertEqual(recorded["alert_by_id"]["source"], "tmctl statements alerts-get ID --user 6 --session 12")
+        self.assertTrue(recorded["alerts_first_page"]["source"].endswith(" --user 6 --session 12"))
+        self.assertTrue(recorded["ingest"]["source"].endswith(" --user 5 --session 11"))
         for fact in recorded.values():
             self.assertEqual(fact["statements"][0]["name"], "auth")
 
@@ -173,8 +197,8 @@ class CommandLineTest(unittest.TestCase):
         with contextlib.redirect_stderr(io.StringIO()) as err:
             status = driver.main(["--smoke", "--no-build"], dict(os.environ, TMCTL="/bin/false"))
         self.assertEqual(status, 1)
-        # Asked with --user, so a tmctl from before it stops the run here too.
-        self.assertIn("`/bin/false statements alerts-list severity=High&status=Open --user 1` failed",
+        # Asked with --user and --session, so a tmctl from before them stops the run here too.
+        self.assertIn("`/bin/false statements alerts-list severity=High&status=Open --user 1 --session 1` failed",
                       err.getvalue())
 
 

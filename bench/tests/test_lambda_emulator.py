@@ -112,12 +112,14 @@ class ColdStartTest(unittest.TestCase):
         self.assertEqual(result["missing"], [os.path.join(tmp, "events", "bootstrap")])
 
     def test_each_function_gets_its_own_request(self):
-        env = {"BENCH_REFRESH_TOKEN": "r", "BENCH_ADMIN_TOKEN": "a", "BENCH_EVENT_ID": "9",
+        env = {"BENCH_REFRESH_TOKENS": ["r0", "r1"], "BENCH_ADMIN_TOKEN": "a", "BENCH_EVENT_ID": "9",
                "BENCH_ANALYST_TOKEN": "n", "BENCH_ALERT_ID": "4"}
         token = coldstart.function_event("token", env)
         self.assertEqual((token["requestContext"]["http"]["method"], token["rawPath"]),
                          ("POST", "/api/token/refresh/"))
-        self.assertEqual(json.loads(token["body"]), {"refresh": "r"})
+        self.assertEqual(json.loads(token["body"]), {"refresh": "r0"})
+        # A refresh token is spent by its use: the next start sends the next.
+        self.assertEqual(json.loads(coldstart.function_event("token", env, 1)["body"]), {"refresh": "r1"})
         self.assertEqual(token["headers"]["content-type"], "application/json")
         events = coldstart.function_event("events", env)
         self.assertEqual((events["rawPath"], events["headers"]["authorization"]), ("/api/events/9/", "Bearer a"))

@@ -28,10 +28,12 @@ def local_server_answers():
 class ParseTest(unittest.TestCase):
     def test_recorded_outputs_parse(self):
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
-        # Every signed-in request checks its user first (tmctl's default user, 1).
+        # Every signed-in request checks its user and its session first
+        # (tmctl's defaults, user 1 in session 1).
         self.assertEqual([s.name for s in first], ["auth", "list"])
-        self.assertEqual(first[0].params, ("1",))
-        self.assertIn("FROM users WHERE id = $1", first[0].sql)
+        self.assertEqual(first[0].params, ("1", "1"))
+        self.assertIn("FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND u.is_active "
+                      "AND s.id = $2 AND s.ended_at IS NULL AND s.expires_at > now()", first[0].sql)
         # The page is counted in its own statement: the count's filter, then the page's.
         self.assertEqual(statements.by_name(first, "list").params, ("Open", "High", "Open", "High"))
         self.assertIn("LIMIT 20 OFFSET 0", statements.by_name(first, "list").sql)
@@ -73,20 +75,34 @@ class FetchTest(unittest.TestCase):
         self.assertEqual(statements.by_name(statements.fetch(self.tmctl, "alerts-get", 123), "get").params,
                          ("123",))
 
-    def test_fetch_passes_the_user_to_tmctl(self):
+    def test_fetch_passes_the_user_and_the_session_to_tmctl(self):
         found = statements.fetch(self.tmctl, "alerts-get", 123, user=2)  # the recording made with --user 2
-        self.assertEqual([(s.name, s.params) for s in found], [("auth", ("2",)), ("get", ("123",))])
+        self.assertEqual([(s.name, s.params) for s in found], [("auth", ("2", "1")), ("get", ("123",))])
         found = statements.fetch(self.tmctl, "alerts-list", "severity=High&status=Open", user=7)
-        self.assertEqual(statements.by_name(found, "auth").params, ("7",))
+        self.assertEqual(statements.by_name(found, "auth").params, ("7", "1"))
         self.assertEqual(statements.by_name(found, "list").params, ("Open", "High", "Open", "High"))
+        found = statements.fetch(self.tmctl, "alerts-list", "severity=High&status=Open", user=7, session=12)
+        self.assertEqual(statements.by_name(found, "auth").params, ("7", "12"))
+        self.assertEqual(statements.by_name(found, "list").params, ("Open", "High", "Open", "High"))
+        found = statements.fetch(self.tmctl, "alerts-get", 123, session=5)
+        self.assertEqual([(s.name, s.params) for s in found], [("auth", ("1", "5")), ("get", ("123",))])
         with self.assertRaisesRegex(StatementsError, r"`\S+ statements alerts-list page=x --user 3` failed"):
             statements.fetch(self.tmctl, "alerts-list", "page=x", user=3)
+        with self.assertRaisesRegex(StatementsError,
+                                    r"`\S+ statements alerts-list page=x --user 3 --session 4` failed"):
+            statements.fetch(self.tmctl, "alerts-list", "page=x", user=3, session=4)
 
-    def test_the_fake_changes_what_tmctl_s_user_changes(self):
-        # fake_tmctl.py serves other users' statements from user 1's
-        # recordings; tmctl's own output for --user 2 says that is right.
-        self.assertEqual(fake_tmctl.as_user(helpers.fixture("alerts-get-123.json"), "2"),
+    def test_the_fake_changes_what_tmctl_s_user_and_session_change(self):
+        # fake_tmctl.py serves other users' and sessions' statements from
+        # the recordings of user 1 in session 1; tmctl's own output for
+        # --user 2 says that is right.
+        self.assertEqual(fake_tmctl.as_user(helpers.fixture("alerts-get-123.json"), {"--user": "2"}),
                          helpers.fixture("alerts-get-123-user-2.json"))
+        # The session is the auth statement's second parameter; nothing else changes.
+        recorded = statements.parse(helpers.fixture("alerts-get-123.json"))
+        served = statements.parse(fake_tmctl.as_user(helpers.fixture("alerts-get-123.json"),
+                                                     {"--user": "2", "--session": "9"}))
+        self.assertEqual(served, [Statement("auth", recorded[0].sql, ("2", "9")), recorded[1]])
 
     def test_a_rejected_query_string_is_an_error_with_tmctl_s_message(self):
         with self.assertRaisesRegex(StatementsError, r"status 2.*invalid query string 'page=x'"):
@@ -128,51 +144,55 @@ class PgbenchScriptTest(unittest.TestCase):
         found = statements.parse(helpers.fixture("alerts-list-first-page.json"))
         script, defines = statements.pgbench_script(found)
         auth, listing = script.splitlines()
-        self.assertEqual(auth, "SELECT role FROM users WHERE id = :p1 AND is_active;")
-        # The list's $1 to $4 number on after the check's.
+        self.assertEqual(auth, "SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id WHERE u.id = :p1 "
+                               "AND u.is_active AND s.id = :p2 AND s.ended_at IS NULL AND s.expires_at > now();")
+        # The list's $1 to $4 number on after the check's two.
         self.assertTrue(listing.startswith("WITH total AS (SELECT COALESCE(sum(n), 0)::bigint FROM alert_counts "
-                                           "WHERE TRUE AND status = :p2 AND severity = :p3)"))
-        self.assertIn("a.status = :p4 AND a.severity = :p5 ORDER BY", listing)
+                                           "WHERE TRUE AND status = :p3 AND severity = :p4)"))
+        self.assertIn("a.status = :p5 AND a.severity = :p6 ORDER BY", listing)
         self.assertTrue(listing.endswith("a.id DESC;"))
         self.assertNotIn("$", script)
-        self.assertEqual(defines, {"p1": "1", "p2": "Open", "p3": "High", "p4": "Open", "p5": "High"})
-        self.assertEqual(statements.pgbench_define_args(defines)[:4], ["-D", "p1=1", "-D", "p2=Open"])
+        self.assertEqual(defines, {"p1": "1", "p2": "1", "p3": "Open", "p4": "High", "p5": "Open", "p6": "High"})
+        self.assertEqual(statements.pgbench_define_args(defines)[:6], ["-D", "p1=1", "-D", "p2=1", "-D", "p3=Open"])
 
     def test_a_drawn_parameter_is_set_each_transaction_instead_of_defined(self):
         found = statements.parse(helpers.fixture("alerts-get-123.json"))
-        script, defines = statements.pgbench_script(found, drawn={"p2": "random(5, 9)"})
+        script, defines = statements.pgbench_script(found, drawn={"p3": "random(5, 9)"})
         lines = script.splitlines()
-        self.assertEqual(lines[0], "\\set p2 random(5, 9)")
-        self.assertTrue(lines[1].endswith("WHERE id = :p1 AND is_active;"))
-        self.assertTrue(lines[2].endswith("WHERE a.id = :p2;"))
-        self.assertEqual(defines, {"p1": "1"})
-        with self.assertRaisesRegex(StatementsError, "no parameter p3 to draw"):
-            statements.pgbench_script(found, drawn={"p3": "random(1, 2)"})
+        self.assertEqual(lines[0], "\\set p3 random(5, 9)")
+        self.assertTrue(lines[1].endswith("WHERE u.id = :p1 AND u.is_active AND s.id = :p2 AND s.ended_at IS NULL "
+                                          "AND s.expires_at > now();"))
+        self.assertTrue(lines[2].endswith("WHERE a.id = :p3;"))
+        self.assertEqual(defines, {"p1": "1", "p2": "1"})
+        with self.assertRaisesRegex(StatementsError, "no parameter p4 to draw"):
+            statements.pgbench_script(found, drawn={"p4": "random(1, 2)"})
 
     def test_ingest_keeps_its_quoted_literal_and_passes_every_field(self):
         found = statements.parse(helpers.fixture("events-create.json"))
         script, defines = statements.pgbench_script(found)
-        self.assertTrue(script.startswith("SELECT role FROM users WHERE id = :p1 AND is_active;\n"))
+        self.assertTrue(script.startswith("SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id "
+                                          "WHERE u.id = :p1 AND u.is_active AND s.id = :p2 AND s.ended_at IS NULL "
+                                          "AND s.expires_at > now();\n"))
         # A High event without a dedup key: the event and its alert; the
         # absent key and silence are written as NULL, which pgbench cannot pass.
-        self.assertIn("VALUES (:p2::text, :p3::event_type, :p4::severity, :p5::text, NULL::text, NULL::bigint)",
+        self.assertIn("VALUES (:p3::text, :p4::event_type, :p5::severity, :p6::text, NULL::text, NULL::bigint)",
                       script)
         self.assertIn("'raised'::ingest_outcome", script)
-        self.assertEqual(list(defines.values()), ["1", "sensor-001", "intrusion", "High", "x"])
+        self.assertEqual(list(defines.values()), ["1", "1", "sensor-001", "intrusion", "High", "x"])
 
     def test_a_batch_passes_each_column_as_one_array(self):
         found = statements.parse(helpers.fixture("events-batch.json"))
         script, defines = statements.pgbench_script(found)
         self.assertEqual(len(script.splitlines()), 2)
-        self.assertEqual(defines["p2"], '{"s-1","s-2"}')
-        self.assertEqual(defines["p5"], '{"a \\"quoted\\" one","b"}')
-        self.assertEqual(defines["p6"], '{"k",NULL}')
+        self.assertEqual(defines["p3"], '{"s-1","s-2"}')
+        self.assertEqual(defines["p6"], '{"a \\"quoted\\" one","b"}')
+        self.assertEqual(defines["p7"], '{"k",NULL}')
 
     def test_arrays_are_passed_as_their_literal(self):
         found = statements.parse(helpers.fixture("alerts-list-two-statuses.json"))
         script, defines = statements.pgbench_script(found)
-        self.assertIn("= ANY(:p2)", script)
-        self.assertEqual(defines["p3"], "{Open,Acknowledged}")
+        self.assertIn("= ANY(:p3)", script)
+        self.assertEqual(defines["p4"], "{Open,Acknowledged}")
 
     def test_what_pgbench_would_misread_is_refused(self):
         for sql in ("SELECT 'a:b' = $1", "SELECT (ARRAY[1, 2])[1:2] = $1", "SELECT 1 WHERE x = $1 -- :x"):
@@ -196,16 +216,17 @@ class PgbenchScriptTest(unittest.TestCase):
 class PgbenchVariableTest(unittest.TestCase):
     def test_a_statement_s_parameter_numbers_on_from_the_statements_before_it(self):
         get = statements.parse(helpers.fixture("alerts-get-123.json"))
-        self.assertEqual(statements.pgbench_variable(get, "get"), "p2")  # after the user's check
+        self.assertEqual(statements.pgbench_variable(get, "get"), "p3")  # after the user's check's two
         self.assertEqual(statements.pgbench_variable(get, "auth"), "p1")
+        self.assertEqual(statements.pgbench_variable(get, "auth", 2), "p2")
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
-        self.assertEqual(statements.pgbench_variable(first, "list", 2), "p3")
-        self.assertEqual(statements.pgbench_variable(first, "list", 4), "p5")
+        self.assertEqual(statements.pgbench_variable(first, "list", 2), "p4")
+        self.assertEqual(statements.pgbench_variable(first, "list", 4), "p6")
         # Whatever comes first, the number names the get statement's id in the script.
         alone = [statements.by_name(get, "get")]
         self.assertEqual(statements.pgbench_variable(alone, "get"), "p1")
         script, _ = statements.pgbench_script(get, drawn={statements.pgbench_variable(get, "get"): "random(1, 2)"})
-        self.assertTrue(script.splitlines()[-1].endswith("WHERE a.id = :p2;"))
+        self.assertTrue(script.splitlines()[-1].endswith("WHERE a.id = :p3;"))
 
     def test_a_missing_statement_or_parameter_is_an_error(self):
         first = statements.parse(helpers.fixture("alerts-list-first-page.json"))
@@ -294,5 +315,5 @@ class PgbenchCommandTest(unittest.TestCase):
         self.assertEqual(pgbench.command("postgres://x", "a.sql", {}, 4, 2, 10)[-3:-1], ["-f", "a.sql"])
         found = statements.parse(helpers.fixture("events-batch.json"))
         script, defines = statements.pgbench_script(found, prefix="s3_")
-        self.assertIn(":s3_p2::text[]", script)
-        self.assertEqual(set(defines), {f"s3_p{n}" for n in range(1, 8)})
+        self.assertIn(":s3_p3::text[]", script)
+        self.assertEqual(set(defines), {f"s3_p{n}" for n in range(1, 9)})

@@ -22,7 +22,7 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 /// "Other" (a test below fails until it has a place).
 const RUN: &[(&str, &[&str])] = &[
     ("Sign in", &["token_obtain", "token_refresh"]),
-    ("Users", &["users_me", "users_list"]),
+    ("Users", &["users_me", "users_sessions", "users_list"]),
     (
         "Events",
         &[
@@ -59,6 +59,7 @@ const RUN: &[(&str, &[&str])] = &[
         ],
     ),
     ("Clean up", &["keys_revoke", "events_delete"]),
+    ("Sign out", &["users_end_session", "token_revoke"]),
 ];
 
 /// The collection for `doc`: `RUN`'s folders, then any operation it does
@@ -115,6 +116,7 @@ pub fn collection(doc: &OpenApi) -> Value {
             {"key": "keyId", "value": ""},
             {"key": "silenceId", "value": ""},
             {"key": "silenceEndsAt", "value": ""},
+            {"key": "sessionId", "value": ""},
         ],
         "item": folders,
     })
@@ -207,7 +209,7 @@ fn id_variable(collection: Option<&str>) -> String {
 fn example_body(operation: Option<&str>) -> String {
     let body = match operation {
         Some("token_obtain") => json!({"username": "{{username}}", "password": "{{password}}"}),
-        Some("token_refresh") => json!({"refresh": "{{refreshToken}}"}),
+        Some("token_refresh" | "token_revoke") => json!({"refresh": "{{refreshToken}}"}),
         Some("events_create" | "events_replace") => json!({
             "source": "ids-sensor-1", "event_type": "intrusion", "severity": "High",
             "description": "Port scan from 203.0.113.7",
@@ -292,6 +294,18 @@ fn checks(operation: Option<&str>) -> &'static [&'static str] {
         Some("token_refresh") => &[
             "if (pm.response.code === 200) {",
             "  pm.collectionVariables.set('accessToken', pm.response.json().access);",
+            "  pm.collectionVariables.set('refreshToken', pm.response.json().refresh);",
+            "}",
+        ],
+        Some("users_sessions") => &[
+            "if (pm.response.code === 200) {",
+            "  const current = pm.response.json().results.find(function (s) { return s.current; });",
+            "  pm.test('the session asking is listed as current', function () {",
+            "    pm.expect(current).to.be.an('object');",
+            "  });",
+            "  if (current) {",
+            "    pm.collectionVariables.set('sessionId', current.id);",
+            "  }",
             "}",
         ],
         Some("events_create") => &[

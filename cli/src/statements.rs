@@ -22,6 +22,9 @@ pub struct Statements {
     /// The id of the signed-in user the request is made as.
     #[arg(long, default_value_t = 1, global = true)]
     pub user: i64,
+    /// The id of the sign-in session its access token names.
+    #[arg(long, default_value_t = 1, global = true)]
+    pub session: i64,
     #[command(subcommand)]
     pub request: Request,
 }
@@ -46,7 +49,10 @@ pub enum Request {
 
 /// The statements a request runs, in order.
 pub fn statements(asked: &Statements) -> anyhow::Result<Vec<Statement>> {
-    let mut all = vec![store::users::active_role_statement(asked.user)];
+    let mut all = vec![store::sessions::active_role_statement(
+        asked.user,
+        asked.session,
+    )];
     all.extend(request_statements(
         &asked.request,
         Poster::User(asked.user),
@@ -187,13 +193,14 @@ mod tests {
     fn a_triage_page_is_the_users_check_then_a_page_of_ids_counted_by_a_sum_of_counts() {
         let asked = Statements {
             user: 7,
+            session: 12,
             request: Request::AlertsList {
                 query: "severity=High&status=Open&page=3".into(),
             },
         };
         let shown = statements(&asked).unwrap();
         assert_eq!(shown[0].name, "auth");
-        assert_eq!(shown[0].params, ["7"]);
+        assert_eq!(shown[0].params, ["7", "12"]);
         assert_eq!(shown.len(), 2);
         assert_eq!(shown[1].name, "list");
         assert!(

@@ -79,14 +79,11 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
     let state = AppState::new(pool.clone(), &auth)
         .unwrap()
         .with_request_timeout(db.request_timeout());
-    let token = state
-        .jwt
-        .issue(
-            user.id,
-            Role::Admin,
-            tm_shared::auth::jwt::TokenType::Access,
-        )
-        .unwrap();
+    let session =
+        tm_shared::store::sessions::start(&pool, user.id, Duration::from_secs(600), None, None)
+            .await
+            .unwrap();
+    let token = state.jwt.access(user.id, Role::Admin, session.id).unwrap();
     let app = tmctl::app(state);
 
     // The client: posts High events one after another for the whole run.

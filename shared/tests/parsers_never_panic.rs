@@ -165,7 +165,7 @@ proptest! {
         .unwrap();
         prop_assert!(keys.verify(&garbage, TokenType::Access).is_err());
 
-        let token = keys.issue(7, Role::Admin, TokenType::Access).unwrap();
+        let token = keys.access(7, Role::Admin, 1).unwrap();
         let mut chars: Vec<char> = token.chars().collect();
         let at = position.index(chars.len());
         if chars[at] != replacement {

@@ -156,8 +156,14 @@ async fn operators_manage_users_without_sending_passwords(pool: PgPool) {
         .handle(json!({"command": "user-set-role", "username": "analyst", "role": "admin"}))
         .await
         .unwrap();
+    // The role change ended the analyst's sessions; signed in again, an admin.
     assert_eq!(
         app.get("/api/events/", Some(&app.analyst)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let promoted = app.login("analyst").await;
+    assert_eq!(
+        app.get("/api/events/", Some(&promoted)).await.status,
         StatusCode::OK
     );
     admin

@@ -289,6 +289,8 @@ impl TestApp {
             "silences",
             "idempotency_keys",
             "users",
+            "sessions",
+            "alert_assignee_counts",
         ] {
             // A key's last use is a record of use, written by any request
             // the key authenticates (refused or not), not data a request changes.

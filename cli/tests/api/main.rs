@@ -19,6 +19,7 @@ mod pagination;
 mod requests;
 mod roles;
 mod serve;
+mod sessions;
 mod silences;
 mod throttle;
 mod tmctl_cli;

@@ -86,6 +86,12 @@ fn matrix() -> Vec<Case> {
             "/api/silences/{silence}/",
             [405, 405, 405, 405],
         ),
+        case(Method::GET, "/api/users/me/sessions/", [401, 200, 200, 403]),
+        case(
+            Method::POST,
+            "/api/users/me/sessions/",
+            [405, 405, 405, 405],
+        ),
     ]
 }
 
@@ -114,7 +120,7 @@ fn allowed(path: &str) -> &'static str {
         "/api/events/" | "/api/keys/" | "/api/silences/" => "GET, POST, HEAD",
         "/api/events/batch/" => "POST",
         "/api/events/{event}/" => "GET, PUT, PATCH, DELETE, HEAD",
-        "/api/alerts/" | "/api/alerts/{alert}/events/" => "GET, HEAD",
+        "/api/alerts/" | "/api/alerts/{alert}/events/" | "/api/users/me/sessions/" => "GET, HEAD",
         "/api/keys/{key}/" | "/api/silences/{silence}/" => "GET, DELETE, HEAD",
         _ => "GET, PATCH, HEAD",
     }

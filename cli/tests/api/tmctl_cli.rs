@@ -142,8 +142,14 @@ async fn roles_passwords_and_activity_can_be_changed(pool: PgPool) {
         "",
     );
     assert!(out.status.success(), "{}", text(&out));
+    // The role change ended the analyst's sessions; signed in again, an admin.
     assert_eq!(
         app.get("/api/events/", Some(&app.analyst)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let promoted = app.login("analyst").await;
+    assert_eq!(
+        app.get("/api/events/", Some(&promoted)).await.status,
         StatusCode::OK
     );
 
@@ -155,8 +161,14 @@ async fn roles_passwords_and_activity_can_be_changed(pool: PgPool) {
     );
     let out = tmctl(&pool, &["user", "activate", "--username", "analyst"], "");
     assert!(out.status.success(), "{}", text(&out));
+    // Reactivation revives no old token: the user signs in again.
     assert_eq!(
-        app.get("/api/alerts/", Some(&app.analyst)).await.status,
+        app.get("/api/alerts/", Some(&promoted)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let back = app.login("analyst").await;
+    assert_eq!(
+        app.get("/api/alerts/", Some(&back)).await.status,
         StatusCode::OK
     );
 

@@ -176,13 +176,18 @@ async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: Pg
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_role_change_applies_to_existing_tokens(pool: PgPool) {
+async fn a_role_change_ends_the_users_sessions_and_the_new_one_has_the_new_role(pool: PgPool) {
     let app = TestApp::new(pool).await;
     tm_shared::store::users::set_role(&app.pool, "admin", Role::Analyst)
         .await
         .unwrap();
     assert_eq!(
         app.get("/api/events/", Some(&app.admin)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let again = app.login("admin").await;
+    assert_eq!(
+        app.get("/api/events/", Some(&again)).await.status,
         StatusCode::FORBIDDEN
     );
 }
@@ -209,7 +214,8 @@ fn forge(alg: Algorithm, key: &[u8], claims: Value) -> String {
 
 fn admin_claims() -> Value {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    json!({"sub": "1", "role": "admin", "token_type": "access", "jti": "x", "iat": now, "exp": now + 600})
+    // Session 1 is the admin's, signed in first by TestApp.
+    json!({"sub": "1", "role": "admin", "token_type": "access", "jti": "x", "iat": now, "exp": now + 600, "sid": 1})
 }
 
 #[sqlx::test(migrations = "../migrations")]

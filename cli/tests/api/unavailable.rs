@@ -9,7 +9,6 @@ use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tm_shared::AppState;
-use tm_shared::auth::jwt::TokenType;
 use tm_shared::config::{DbSettings, DbTarget};
 use tm_shared::models::Role;
 
@@ -33,7 +32,7 @@ fn state_on(pool: PgPool, db: &DbSettings) -> AppState {
 
 /// Sends `GET /api/alerts/` as an admin and sign-in, and expects 503s within `limit`.
 async fn expect_503s(state: AppState, limit: Duration) {
-    let token = state.jwt.issue(1, Role::Admin, TokenType::Access).unwrap();
+    let token = state.jwt.access(1, Role::Admin, 1).unwrap();
     let app = tmctl::app(state);
     for (method, path, body) in [
         ("GET", "/api/alerts/", None),

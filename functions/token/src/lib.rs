@@ -1,6 +1,7 @@
 //! `POST /api/token/` and `POST /api/token/refresh/`: JWTs for users.
 
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
 use secrecy::SecretString;
 use serde::Serialize;
@@ -9,16 +10,19 @@ use tm_shared::auth::password;
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::client::ClientAddress;
 use tm_shared::models::fields::TextRule;
+use tm_shared::models::session::{SessionEnd, USER_AGENT_MAX_CHARS};
 use tm_shared::models::user::USERNAME_MAX_CHARS;
+use tm_shared::store::sessions::Rotation;
 use tm_shared::store::throttle::{self, ThrottleAddress};
 use tm_shared::{ApiError, AppState, finish_router, store};
 
 const OBTAIN_PATH: &str = "/api/token/";
 const REFRESH_PATH: &str = "/api/token/refresh/";
+const REVOKE_PATH: &str = "/api/token/revoke/";
 
 tm_shared::api! {
     tag: "token",
-    schemas: [TokenPair, AccessToken],
+    schemas: [TokenPair],
     OBTAIN_PATH => {
         post obtain for Public {
             summary: "Sign in",
@@ -33,10 +37,22 @@ tm_shared::api! {
     },
     REFRESH_PATH => {
         post refresh for Public {
-            summary: "Get a new access token",
-            description: "The new token carries the user's current role; a deactivated user gets a 401.",
+            summary: "Trade a refresh token for a new pair",
+            description: "Refresh tokens rotate: the answer's `refresh` replaces the one sent, which may not be used again. \
+                A refresh token used after it was traded means two holders (one of them a thief): the session ends for both, and each gets a 401. \
+                The new access token carries the user's current role; an ended session, an inactive user or a token from before sessions gets a 401.",
             body: Some(RefreshRequest::schema()),
-            ok: (200, "A new access token.", Some(schema_ref::<AccessToken>())),
+            ok: (200, "A new access and refresh token.", Some(schema_ref::<TokenPair>())),
+            errors: &[401],
+        },
+    },
+    REVOKE_PATH => {
+        post revoke for Public {
+            summary: "Sign out",
+            description: "Ends the session of this refresh token (whichever of its refresh tokens is sent): its refresh and access tokens stop working at once. \
+                Ending an ended session is a 204 too.",
+            body: Some(RefreshRequest::schema()),
+            ok: (204, "The session is over.", None),
             errors: &[401],
         },
     },
@@ -52,14 +68,9 @@ pub fn router(state: AppState) -> Router {
 struct TokenPair {
     /// Short-lived; send it as `Authorization: Bearer <access>`.
     access: String,
-    /// Longer-lived; trade it at `/api/token/refresh/` for a new access token.
+    /// Longer-lived and single-use: trade it at `/api/token/refresh/` for a
+    /// new pair, or end the session with it at `/api/token/revoke/`.
     refresh: String,
-}
-
-#[derive(Debug, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-struct AccessToken {
-    access: String,
 }
 
 tm_shared::text_field!(
@@ -112,6 +123,7 @@ tm_shared::body! {
 async fn obtain(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
+    headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<Json<TokenPair>, ApiError> {
     let Credentials { username, password } = Credentials::parse(&body)?;
@@ -141,26 +153,66 @@ async fn obtain(
     };
     throttle::succeeded(&state.db, &address, &username, &attempt).await?;
 
+    let session = store::sessions::start(
+        &state.db,
+        user.id,
+        state.jwt.refresh_ttl(),
+        client.map(|_| address.as_str()),
+        user_agent(&headers).as_deref(),
+    )
+    .await?;
     Ok(Json(TokenPair {
-        access: state.jwt.issue(user.id, user.role, TokenType::Access)?,
-        refresh: state.jwt.issue(user.id, user.role, TokenType::Refresh)?,
+        access: state.jwt.access(user.id, user.role, session.id)?,
+        refresh: state
+            .jwt
+            .refresh(user.id, user.role, session.id, &session.refresh_jti)?,
     }))
+}
+
+/// The `User-Agent`, for the owner's list of sessions: at most
+/// [`USER_AGENT_MAX_CHARS`] characters, none if it is not text.
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get(header::USER_AGENT)?.to_str().ok()?.trim();
+    (!agent.is_empty()).then(|| agent.chars().take(USER_AGENT_MAX_CHARS).collect())
 }
 
 async fn refresh(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
-) -> Result<Json<AccessToken>, ApiError> {
+) -> Result<Json<TokenPair>, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
 
     let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
-    let id = claims.user_id()?;
-    // The new access token carries the role the user has now; a deactivated
-    // user gets nothing.
-    let role = store::users::active_role(&state.db, id)
-        .await?
-        .ok_or(ApiError::InvalidToken)?;
-    Ok(Json(AccessToken {
-        access: state.jwt.issue(id, role, TokenType::Access)?,
-    }))
+    let session = claims.session_id()?;
+    let rotation =
+        store::sessions::rotate(&state.db, session, &claims.jti, state.jwt.refresh_ttl()).await?;
+    match rotation {
+        // The new access token carries the role the user has now.
+        Rotation::Rotated {
+            user_id,
+            role,
+            refresh_jti,
+        } => Ok(Json(TokenPair {
+            access: state.jwt.access(user_id, role, session)?,
+            refresh: state.jwt.refresh(user_id, role, session, &refresh_jti)?,
+        })),
+        Rotation::Reused => {
+            tracing::warn!(
+                session,
+                "a rotated refresh token was used again: session ended"
+            );
+            Err(ApiError::InvalidToken)
+        }
+        Rotation::Over => Err(ApiError::InvalidToken),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<StatusCode, ApiError> {
+    let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
+    let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
+    store::sessions::end(&state.db, claims.session_id()?, SessionEnd::Logout).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -31,11 +31,19 @@ pub struct Claims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
+    /// The sign-in session the token belongs to (`sessions.id`). Tokens
+    /// from before sessions have none, and are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<i64>,
 }
 
 impl Claims {
     pub fn user_id(&self) -> Result<i64, ApiError> {
         self.sub.parse().map_err(|_| ApiError::InvalidToken)
+    }
+
+    pub fn session_id(&self) -> Result<i64, ApiError> {
+        self.sid.ok_or(ApiError::InvalidToken)
     }
 }
 
@@ -77,11 +85,40 @@ impl JwtKeys {
         })
     }
 
-    pub fn issue(
+    /// How long a refresh token lives, and so a session without use.
+    pub fn refresh_ttl(&self) -> Duration {
+        self.refresh_ttl
+    }
+
+    /// An access token of session `sid`.
+    pub fn access(&self, user_id: i64, role: Role, sid: i64) -> Result<String, ApiError> {
+        self.issue(
+            user_id,
+            role,
+            TokenType::Access,
+            sid,
+            crate::random::hex(16),
+        )
+    }
+
+    /// The refresh token `jti` of session `sid` (the session's newest).
+    pub fn refresh(
+        &self,
+        user_id: i64,
+        role: Role,
+        sid: i64,
+        jti: &str,
+    ) -> Result<String, ApiError> {
+        self.issue(user_id, role, TokenType::Refresh, sid, jti.to_owned())
+    }
+
+    fn issue(
         &self,
         user_id: i64,
         role: Role,
         token_type: TokenType,
+        sid: i64,
+        jti: String,
     ) -> Result<String, ApiError> {
         let ttl = match token_type {
             TokenType::Access => self.access_ttl,
@@ -92,9 +129,10 @@ impl JwtKeys {
             sub: user_id.to_string(),
             role,
             token_type,
-            jti: crate::random::hex(16),
+            jti,
             iat: now,
             exp: now + ttl.as_secs() as i64,
+            sid: Some(sid),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| ApiError::internal("signing a token", e))
@@ -131,20 +169,21 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_with_its_claims() {
         let keys = keys();
-        let token = keys.issue(7, Role::Analyst, TokenType::Access).unwrap();
+        let token = keys.access(7, Role::Analyst, 3).unwrap();
         let claims = keys.verify(&token, TokenType::Access).unwrap();
         assert_eq!(claims.user_id().unwrap(), 7);
         assert_eq!(claims.role, Role::Analyst);
         assert_eq!(claims.exp - claims.iat, 60);
         assert_eq!(claims.jti.len(), 32);
+        assert_eq!(claims.session_id().unwrap(), 3);
     }
 
     #[test]
     fn the_wrong_token_type_is_refused() {
         let keys = keys();
-        let refresh = keys.issue(1, Role::Admin, TokenType::Refresh).unwrap();
+        let refresh = keys.refresh(1, Role::Admin, 1, "j").unwrap();
         assert!(keys.verify(&refresh, TokenType::Access).is_err());
-        let access = keys.issue(1, Role::Admin, TokenType::Access).unwrap();
+        let access = keys.access(1, Role::Admin, 1).unwrap();
         assert!(keys.verify(&access, TokenType::Refresh).is_err());
     }
 
@@ -156,21 +195,15 @@ mod tests {
             Duration::from_secs(60),
         )
         .unwrap();
-        let token = other.issue(1, Role::Admin, TokenType::Access).unwrap();
+        let token = other.access(1, Role::Admin, 1).unwrap();
         assert!(keys().verify(&token, TokenType::Access).is_err());
     }
 
     #[test]
     fn jti_is_unique_per_token() {
         let keys = keys();
-        let a = keys.verify(
-            &keys.issue(1, Role::Admin, TokenType::Access).unwrap(),
-            TokenType::Access,
-        );
-        let b = keys.verify(
-            &keys.issue(1, Role::Admin, TokenType::Access).unwrap(),
-            TokenType::Access,
-        );
+        let a = keys.verify(&keys.access(1, Role::Admin, 1).unwrap(), TokenType::Access);
+        let b = keys.verify(&keys.access(1, Role::Admin, 1).unwrap(), TokenType::Access);
         assert_ne!(a.unwrap().jti, b.unwrap().jti);
     }
 }

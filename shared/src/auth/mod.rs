@@ -23,6 +23,8 @@ pub struct AuthUser {
     /// The user's role now, from the database: a role change or a
     /// deactivation takes effect at the next request, not at token expiry.
     pub role: Role,
+    /// The sign-in session the token belongs to, live when checked.
+    pub session: i64,
 }
 
 impl AuthUser {
@@ -85,13 +87,14 @@ async fn key_principal(
 async fn token_user(parts: &Parts, state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = state.jwt.verify(token, TokenType::Access)?;
     let id = claims.user_id()?;
-    let role = store::users::active_role(&state.db, id)
+    let session = claims.session_id()?;
+    let role = store::sessions::active_role(&state.db, id, session)
         .await?
         .ok_or(ApiError::InvalidToken)?;
     if let Some(slot) = parts.extensions.get::<UserSlot>() {
         slot.set(id);
     }
-    Ok(AuthUser { id, role })
+    Ok(AuthUser { id, role, session })
 }
 
 /// The bearer token of the `Authorization` header. A header with another

@@ -7,6 +7,7 @@ pub mod event;
 pub mod fields;
 pub mod key;
 pub mod query;
+pub mod session;
 pub mod silence;
 pub mod stats;
 pub mod timeline;

@@ -7,6 +7,7 @@ pub mod bulk;
 pub mod events;
 pub mod idempotency;
 pub mod keys;
+pub mod sessions;
 pub mod silences;
 pub mod stats;
 pub mod throttle;

@@ -21,27 +21,6 @@ pub async fn credentials(db: &PgPool, username: &str) -> sqlx::Result<Option<Cre
         .await
 }
 
-const ACTIVE_ROLE: &str = "SELECT role FROM users WHERE id = $1 AND is_active";
-
-/// The current role of an active user; `None` if the user is gone or
-/// inactive. Run for every signed-in request, so that a deactivation or a
-/// role change takes effect at once.
-pub async fn active_role(db: &PgPool, id: i64) -> sqlx::Result<Option<Role>> {
-    sqlx::query_scalar(ACTIVE_ROLE)
-        .bind(id)
-        .fetch_optional(db)
-        .await
-}
-
-/// What checking a signed-in user runs.
-pub fn active_role_statement(id: i64) -> super::Statement {
-    super::Statement {
-        name: "auth",
-        sql: ACTIVE_ROLE.to_owned(),
-        params: vec![id.to_string()],
-    }
-}
-
 /// `None` if the username is taken.
 pub async fn create(
     db: &PgPool,
@@ -69,34 +48,59 @@ pub async fn list(db: &PgPool) -> sqlx::Result<Vec<User>> {
     .await
 }
 
-/// Each setter returns `false` when there is no such user.
+/// Each setter returns `false` when there is no such user. A new
+/// password, a new role and a deactivation end every session of the user
+/// in the same statement, access tokens included (each names its session,
+/// checked on every request).
 pub async fn set_password(db: &PgPool, username: &str, password_hash: &str) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1")
-            .bind(username)
-            .bind(password_hash)
-            .execute(db)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    let updated: i64 = sqlx::query_scalar(
+        "WITH u AS (UPDATE users SET password_hash = $2, updated_at = now() \
+                    WHERE username = $1 RETURNING id), \
+              ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'password_changed' \
+                        FROM u WHERE sessions.user_id = u.id AND sessions.ended_at IS NULL) \
+         SELECT count(*) FROM u",
+    )
+    .bind(username)
+    .bind(password_hash)
+    .fetch_one(db)
+    .await?;
+    Ok(updated == 1)
 }
 
+/// Setting the role a user already has changes nothing and ends nothing.
 pub async fn set_role(db: &PgPool, username: &str, role: Role) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE users SET role = $2, updated_at = now() WHERE username = $1")
-        .bind(username)
-        .bind(role)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let updated: i64 = sqlx::query_scalar(
+        "WITH old AS (SELECT id, role FROM users WHERE username = $1 FOR UPDATE), \
+              u AS (UPDATE users SET role = $2, updated_at = now() FROM old \
+                    WHERE users.id = old.id RETURNING users.id, old.role <> $2 AS changed), \
+              ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'role_changed' \
+                        FROM u WHERE u.changed AND sessions.user_id = u.id \
+                          AND sessions.ended_at IS NULL) \
+         SELECT count(*) FROM u",
+    )
+    .bind(username)
+    .bind(role)
+    .fetch_one(db)
+    .await?;
+    Ok(updated == 1)
 }
 
+/// A deactivation ends the user's sessions; a reactivation revives none
+/// (the user signs in again).
 pub async fn set_active(db: &PgPool, username: &str, active: bool) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE users SET is_active = $2, updated_at = now() WHERE username = $1")
-            .bind(username)
-            .bind(active)
-            .execute(db)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    let updated: i64 = sqlx::query_scalar(
+        "WITH u AS (UPDATE users SET is_active = $2, updated_at = now() \
+                    WHERE username = $1 RETURNING id), \
+              ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'deactivated' \
+                        FROM u WHERE NOT $2 AND sessions.user_id = u.id \
+                          AND sessions.ended_at IS NULL) \
+         SELECT count(*) FROM u",
+    )
+    .bind(username)
+    .bind(active)
+    .fetch_one(db)
+    .await?;
+    Ok(updated == 1)
 }
 
 /// In the order users were added, for both kinds of page.

@@ -1,0 +1,194 @@
+//! Sign-in sessions (see migrations/20261203000016_sessions.sql): started
+//! by a sign-in, carried on by rotating refresh tokens, ended by logout, by
+//! a refresh token used twice or by a change to the account.
+
+use std::time::Duration;
+
+use sqlx::{PgExecutor, PgPool};
+
+use crate::models::Role;
+use crate::models::session::{Session, SessionEnd};
+
+/// A session just started: its id and its first refresh token's jti.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    pub id: i64,
+    pub refresh_jti: String,
+}
+
+pub async fn start(
+    db: &PgPool,
+    user_id: i64,
+    ttl: Duration,
+    client_address: Option<&str>,
+    user_agent: Option<&str>,
+) -> sqlx::Result<Started> {
+    let refresh_jti = crate::random::hex(16);
+    let id = sqlx::query_scalar(
+        "INSERT INTO sessions (user_id, refresh_jti, expires_at, client_address, user_agent) \
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(&refresh_jti)
+    .bind(ttl.as_secs_f64())
+    .bind(client_address)
+    .bind(user_agent)
+    .fetch_one(db)
+    .await?;
+    // Ended and expired sessions are kept a day, for the owner's sight of
+    // what happened, then swept now and then. Best effort: rows in use are
+    // skipped, and a failure here is no reason to fail a sign-in.
+    if crate::random::one_in(100) {
+        let swept = sqlx::query(
+            "DELETE FROM sessions WHERE id IN ( \
+                 SELECT id FROM sessions \
+                 WHERE expires_at < now() - interval '1 day' OR ended_at < now() - interval '1 day' \
+                 LIMIT 1000 FOR UPDATE SKIP LOCKED)",
+        )
+        .execute(db)
+        .await;
+        if let Err(e) = swept {
+            tracing::warn!(error = %e, "sweeping old sessions failed");
+        }
+    }
+    Ok(Started { id, refresh_jti })
+}
+
+/// What presenting a refresh token of a session came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The session goes on with `refresh_jti` as its newest token; the
+    /// user's role now.
+    Rotated {
+        user_id: i64,
+        role: Role,
+        refresh_jti: String,
+    },
+    /// A token older than the newest: the session has just been ended.
+    Reused,
+    /// No such session, or ended, expired or its user inactive.
+    Over,
+}
+
+/// Trades the refresh token `jti` of session `id` for a new one, under the
+/// session's row lock, so two refreshes racing with the same token cannot
+/// both succeed: the second finds the token rotated and ends the session.
+pub async fn rotate(db: &PgPool, id: i64, jti: &str, ttl: Duration) -> sqlx::Result<Rotation> {
+    let mut tx = db.begin().await?;
+    let found: Option<(i64, String, bool, Role, bool)> = sqlx::query_as(
+        "SELECT s.user_id, s.refresh_jti, s.ended_at IS NULL AND s.expires_at > now(), \
+                u.role, u.is_active \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 FOR UPDATE OF s",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, newest, live, role, active)) = found else {
+        return Ok(Rotation::Over);
+    };
+    if !live || !active {
+        return Ok(Rotation::Over);
+    }
+    if newest != jti {
+        end(&mut *tx, id, SessionEnd::RefreshReused).await?;
+        tx.commit().await?;
+        return Ok(Rotation::Reused);
+    }
+    let refresh_jti = crate::random::hex(16);
+    sqlx::query(
+        "UPDATE sessions SET refresh_jti = $2, last_used_at = now(), \
+             expires_at = now() + make_interval(secs => $3) \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&refresh_jti)
+    .bind(ttl.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Rotation::Rotated {
+        user_id,
+        role,
+        refresh_jti,
+    })
+}
+
+/// Ends session `id` if it is live; `false` if it was not (already ended,
+/// or none such).
+pub async fn end<'e>(db: impl PgExecutor<'e>, id: i64, why: SessionEnd) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = now(), ended_because = $2 \
+         WHERE id = $1 AND ended_at IS NULL",
+    )
+    .bind(id)
+    .bind(why.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends `user_id`'s live session `id`; `false` if it is not one of theirs
+/// or not live.
+pub async fn end_own(db: &PgPool, user_id: i64, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = now(), ended_because = 'ended_by_user' \
+         WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()",
+    )
+    .bind(id)
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Newest first.
+pub const NEWEST_FIRST: super::Order = super::Order {
+    time: None,
+    id: "id",
+    descending: true,
+};
+
+pub async fn count_live(db: &PgPool, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > now()",
+    )
+        .bind(user_id)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn live(db: &PgPool, user_id: i64, window: super::Window) -> sqlx::Result<Vec<Session>> {
+    let mut sql = super::Sql::new(
+        "SELECT id, created_at, last_used_at, expires_at, client_address, user_agent \
+         FROM sessions WHERE user_id = ",
+        false,
+    );
+    sql.bind(user_id)
+        .push(" AND ended_at IS NULL AND expires_at > now()");
+    super::push_window(&mut sql, &NEWEST_FIRST, &window);
+    sql.qb.build_query_as().fetch_all(db).await
+}
+
+const ACTIVE_ROLE_IN_SESSION: &str = "SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id \
+     WHERE u.id = $1 AND u.is_active AND s.id = $2 AND s.ended_at IS NULL AND s.expires_at > now()";
+
+/// The current role of an active user whose session `session` is live;
+/// `None` otherwise. Run for every signed-in request, so that ending a
+/// session, or any change to the account, stops its access tokens at once.
+pub async fn active_role(db: &PgPool, user_id: i64, session: i64) -> sqlx::Result<Option<Role>> {
+    sqlx::query_scalar(ACTIVE_ROLE_IN_SESSION)
+        .bind(user_id)
+        .bind(session)
+        .fetch_optional(db)
+        .await
+}
+
+/// What checking a signed-in user runs.
+pub fn active_role_statement(user_id: i64, session: i64) -> super::Statement {
+    super::Statement {
+        name: "auth",
+        sql: ACTIVE_ROLE_IN_SESSION.to_owned(),
+        params: vec![user_id.to_string(), session.to_string()],
+    }
+}
