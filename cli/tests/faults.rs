@@ -74,15 +74,15 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
         jwt_secret: SecretString::from("fault-test-signing-key-0123456789abcdef"),
         access_ttl: Duration::from_secs(600),
         refresh_ttl: Duration::from_secs(600),
+        session_max_lifetime: Duration::from_secs(3600),
         throttle: ThrottleRule::default(),
     };
     let state = AppState::new(pool.clone(), &auth)
         .unwrap()
         .with_request_timeout(db.request_timeout());
-    let session =
-        tm_shared::store::sessions::start(&pool, user.id, Duration::from_secs(600), None, None)
-            .await
-            .unwrap();
+    let session = tm_shared::store::sessions::start(&pool, user.id, 0, state.sessions, None, None)
+        .await
+        .unwrap();
     let token = state.jwt.access(user.id, Role::Admin, session.id).unwrap();
     let app = tmctl::app(state);
 

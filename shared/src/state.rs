@@ -12,6 +12,7 @@ use crate::config::{AuthSettings, Config, ConfigError, DbSettings, HttpSettings}
 use crate::db;
 use crate::http::cursor::CursorKey;
 use crate::ingest::SilenceCache;
+use crate::store::sessions::Lifetimes;
 use crate::store::throttle::ThrottleRule;
 
 #[derive(Clone)]
@@ -23,6 +24,7 @@ pub struct AppState {
     /// Present when the database credentials came from Secrets Manager.
     pub credentials: Option<Arc<CredentialRefresher>>,
     pub throttle: ThrottleRule,
+    pub sessions: Lifetimes,
     /// Trusted proxies, allowed origins, the public base URL.
     pub http: Arc<HttpSettings>,
     pub silences: SilenceCache,
@@ -44,6 +46,10 @@ impl AppState {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
             throttle: auth.throttle,
+            sessions: Lifetimes {
+                idle: auth.refresh_ttl,
+                max: auth.session_max_lifetime,
+            },
             http: Arc::new(HttpSettings::default()),
             silences: SilenceCache::default(),
         })

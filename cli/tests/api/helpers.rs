@@ -56,6 +56,7 @@ pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSetting
         jwt_secret: SecretString::from(SECRET),
         access_ttl,
         refresh_ttl,
+        session_max_lifetime: Duration::from_secs(7 * 24 * 3600),
         throttle: tm_shared::store::throttle::ThrottleRule::default(),
     }
 }

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tm_shared::models::Role;
 
-use crate::helpers::{PASSWORD, TestApp, TestResponse};
+use std::time::Duration;
+
+use crate::helpers::{PASSWORD, TestApp, TestResponse, auth_settings};
 
 async fn pair(app: &TestApp, username: &str) -> (String, String) {
     let res = app.sign_in(username, PASSWORD).await;
@@ -85,7 +87,9 @@ async fn two_refreshes_racing_with_one_token_cannot_both_win(pool: PgPool) {
         .iter()
         .filter(|r| r.status == StatusCode::OK)
         .collect();
-    assert!(won.len() <= 1, "{} refreshes won", won.len());
+    // Under the session's row lock the first wins; the rest find its token
+    // spent, which ends the session.
+    assert_eq!(won.len(), 1, "{} refreshes won", won.len());
     assert!(
         answers
             .iter()
@@ -316,4 +320,115 @@ async fn a_token_from_before_sessions_is_refused(pool: PgPool) {
         };
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token_type}");
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sign_in_still_checking_its_password_when_the_password_changes_gets_nothing(
+    pool: PgPool,
+) {
+    let app = TestApp::new(pool).await;
+    // The sign-in reads the credentials, then spends argon2's time on them...
+    let read = tm_shared::store::users::credentials(&app.pool, "analyst")
+        .await
+        .unwrap()
+        .unwrap();
+    // ...while an operator sets a new password (or deactivates the user)...
+    tm_shared::accounts::set_password(
+        &app.pool,
+        "analyst",
+        secrecy::SecretString::from("a brand new password"),
+    )
+    .await
+    .unwrap();
+    // ...and then starts its session, after the change ended the others.
+    let lifetimes = tm_shared::store::sessions::Lifetimes {
+        idle: Duration::from_secs(3600),
+        max: Duration::from_secs(7200),
+    };
+    let late = tm_shared::store::sessions::start(
+        &app.pool,
+        read.id,
+        read.session_epoch,
+        lifetimes,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let role = tm_shared::store::sessions::active_role(&app.pool, read.id, late.id)
+        .await
+        .unwrap();
+    assert_eq!(role, None, "the late session's access tokens are refused");
+    let rotated =
+        tm_shared::store::sessions::rotate(&app.pool, late.id, &late.refresh_jti, lifetimes.idle)
+            .await
+            .unwrap();
+    assert_eq!(rotated, tm_shared::store::sessions::Rotation::Over);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_spent_refresh_token_coming_back_after_it_expired_still_ends_the_session(pool: PgPool) {
+    let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(3));
+    let app = TestApp::with_auth(pool, auth).await;
+    let (_, spent) = pair(&app, "analyst").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The thief refreshes with a copy; the owner's token is now spent.
+    let thief = refresh(&app, &spent).await;
+    assert_eq!(thief.status, StatusCode::OK);
+    let thiefs = thief.body["refresh"].as_str().unwrap().to_owned();
+    let thiefs_access = thief.body["access"].as_str().unwrap().to_owned();
+    // The owner comes back once the spent token has expired.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(refresh(&app, &spent).await.status, StatusCode::UNAUTHORIZED);
+    // The thief's newer tokens, still unexpired, are dead.
+    assert_eq!(
+        refresh(&app, &thiefs).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(!works(&app, &thiefs_access).await);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn however_often_refreshed_a_session_ends_at_its_maximum_lifetime(pool: PgPool) {
+    let mut auth = auth_settings(Duration::from_secs(900), Duration::from_secs(3600));
+    auth.session_max_lifetime = Duration::from_secs(2);
+    let app = TestApp::with_auth(pool, auth).await;
+    let (_, token) = pair(&app, "analyst").await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let res = refresh(&app, &token).await;
+    assert_eq!(res.status, StatusCode::OK);
+    let next = res.body["refresh"].as_str().unwrap().to_owned();
+    let access = res.body["access"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(refresh(&app, &next).await.status, StatusCode::UNAUTHORIZED);
+    assert!(!works(&app, &access).await);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_sweep_deletes_sessions_over_for_a_day_and_nothing_else(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (live, _) = pair(&app, "analyst").await;
+    sqlx::query(
+        "INSERT INTO sessions (user_id, user_epoch, refresh_jti, created_at, expires_at, ends_by, \
+                               ended_at, ended_because) VALUES \
+         (2, 0, 'a', now() - interval '3 days', now() - interval '2 days', now(), NULL, NULL), \
+         (2, 0, 'b', now() - interval '3 days', now() + interval '1 hour', now() + interval '1 hour', \
+          now() - interval '2 days', 'logout'), \
+         (2, 0, 'c', now() - interval '1 hour', now() - interval '1 hour', now(), NULL, NULL), \
+         (2, 0, 'd', now() - interval '1 hour', now() + interval '1 hour', now() + interval '1 hour', \
+          now() - interval '1 hour', 'logout')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let swept = tm_shared::store::sessions::sweep(&app.pool).await.unwrap();
+    assert_eq!(swept, 2);
+    let left: Vec<String> = sqlx::query_scalar(
+        "SELECT refresh_jti FROM sessions WHERE refresh_jti IN ('a', 'b', 'c', 'd') ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, ["c", "d"], "recently over: kept a day");
+    assert!(works(&app, &live).await);
 }

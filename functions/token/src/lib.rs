@@ -156,7 +156,8 @@ async fn obtain(
     let session = store::sessions::start(
         &state.db,
         user.id,
-        state.jwt.refresh_ttl(),
+        user.session_epoch,
+        state.sessions,
         client.map(|_| address.as_str()),
         user_agent(&headers).as_deref(),
     )
@@ -182,10 +183,26 @@ async fn refresh(
 ) -> Result<Json<TokenPair>, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
 
-    let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
+    let claims = match state.jwt.verify(token.as_str(), TokenType::Refresh) {
+        Ok(claims) => claims,
+        Err(refused) => {
+            // A genuine but expired refresh token that was spent still
+            // tells of a second holder: its owner came back late.
+            if let Ok(expired) = state.jwt.verify_expired(token.as_str(), TokenType::Refresh)
+                && let Some(session) = expired.sid
+                && store::sessions::end_if_spent(&state.db, session, &expired.jti).await?
+            {
+                tracing::warn!(
+                    session,
+                    "an expired, rotated refresh token came back: session ended"
+                );
+            }
+            return Err(refused);
+        }
+    };
     let session = claims.session_id()?;
     let rotation =
-        store::sessions::rotate(&state.db, session, &claims.jti, state.jwt.refresh_ttl()).await?;
+        store::sessions::rotate(&state.db, session, &claims.jti, state.sessions.idle).await?;
     match rotation {
         // The new access token carries the role the user has now.
         Rotation::Rotated {

@@ -85,11 +85,6 @@ impl JwtKeys {
         })
     }
 
-    /// How long a refresh token lives, and so a session without use.
-    pub fn refresh_ttl(&self) -> Duration {
-        self.refresh_ttl
-    }
-
     /// An access token of session `sid`.
     pub fn access(&self, user_id: i64, role: Role, sid: i64) -> Result<String, ApiError> {
         self.issue(
@@ -140,6 +135,21 @@ impl JwtKeys {
 
     /// Verifies signature, algorithm, expiry and the expected token type.
     /// Every failure is the same error: callers must not tell clients why.
+    /// A token that is genuine (signature, algorithm, type) but past its
+    /// expiry; refused if it has not expired. Only to recognise a spent
+    /// refresh token coming back late, never to let anything through.
+    pub fn verify_expired(&self, token: &str, expected: TokenType) -> Result<Claims, ApiError> {
+        let mut validation = self.validation.clone();
+        validation.validate_exp = false;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map_err(|_| ApiError::InvalidToken)?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if data.claims.token_type != expected || data.claims.exp >= now {
+            return Err(ApiError::InvalidToken);
+        }
+        Ok(data.claims)
+    }
+
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, ApiError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| ApiError::InvalidToken)?;
@@ -176,6 +186,32 @@ mod tests {
         assert_eq!(claims.exp - claims.iat, 60);
         assert_eq!(claims.jti.len(), 32);
         assert_eq!(claims.session_id().unwrap(), 3);
+    }
+
+    #[test]
+    fn only_a_genuine_expired_token_passes_as_expired() {
+        let secret = SecretString::from("k".repeat(32));
+        let keys = JwtKeys::new(&secret, Duration::from_secs(60), Duration::ZERO).unwrap();
+        let refresh = keys.refresh(1, Role::Admin, 4, "j").unwrap();
+        assert!(
+            keys.verify_expired(&refresh, TokenType::Refresh).is_err(),
+            "not yet expired"
+        );
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(keys.verify(&refresh, TokenType::Refresh).is_err());
+        let claims = keys.verify_expired(&refresh, TokenType::Refresh).unwrap();
+        assert_eq!((claims.sid, claims.jti.as_str()), (Some(4), "j"));
+        assert!(keys.verify_expired(&refresh, TokenType::Access).is_err());
+        let forged = JwtKeys::new(
+            &SecretString::from("x".repeat(40)),
+            Duration::ZERO,
+            Duration::ZERO,
+        )
+        .unwrap()
+        .refresh(1, Role::Admin, 4, "j")
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(keys.verify_expired(&forged, TokenType::Refresh).is_err());
     }
 
     #[test]

@@ -118,6 +118,9 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// However often it is refreshed, a session ends this long after its
+    /// sign-in (`SESSION_MAX_LIFETIME`).
+    pub session_max_lifetime: Duration,
     pub throttle: ThrottleRule,
 }
 
@@ -279,6 +282,7 @@ impl AuthSettings {
             jwt_secret,
             access_ttl: seconds("ACCESS_TOKEN_LIFETIME", 15 * 60)?,
             refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
+            session_max_lifetime: seconds("SESSION_MAX_LIFETIME", 7 * 24 * 60 * 60)?,
             throttle: ThrottleRule {
                 max_failures: number("LOGIN_MAX_FAILURES", defaults.max_failures)?,
                 max_failures_per_address: number(

@@ -16,42 +16,65 @@ pub struct Started {
     pub refresh_jti: String,
 }
 
+/// How long a session may last, from what configuration says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetimes {
+    /// A refresh token's life: a session unused this long ends.
+    pub idle: Duration,
+    /// However often it is refreshed, a session ends this long after its
+    /// sign-in.
+    pub max: Duration,
+}
+
+/// Starts a session for `user_id`, whose `session_epoch` the sign-in read
+/// with the password hash as `epoch`.
 pub async fn start(
     db: &PgPool,
     user_id: i64,
-    ttl: Duration,
+    epoch: i32,
+    lifetimes: Lifetimes,
     client_address: Option<&str>,
     user_agent: Option<&str>,
 ) -> sqlx::Result<Started> {
     let refresh_jti = crate::random::hex(16);
     let id = sqlx::query_scalar(
-        "INSERT INTO sessions (user_id, refresh_jti, expires_at, client_address, user_agent) \
-         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING id",
+        "INSERT INTO sessions \
+             (user_id, user_epoch, refresh_jti, expires_at, ends_by, client_address, user_agent) \
+         VALUES ($1, $2, $3, now() + make_interval(secs => least($4, $5)), \
+                 now() + make_interval(secs => $5), $6, $7) \
+         RETURNING id",
     )
     .bind(user_id)
+    .bind(epoch)
     .bind(&refresh_jti)
-    .bind(ttl.as_secs_f64())
+    .bind(lifetimes.idle.as_secs_f64())
+    .bind(lifetimes.max.as_secs_f64())
     .bind(client_address)
     .bind(user_agent)
     .fetch_one(db)
     .await?;
-    // Ended and expired sessions are kept a day, for the owner's sight of
-    // what happened, then swept now and then. Best effort: rows in use are
-    // skipped, and a failure here is no reason to fail a sign-in.
-    if crate::random::one_in(100) {
-        let swept = sqlx::query(
-            "DELETE FROM sessions WHERE id IN ( \
-                 SELECT id FROM sessions \
-                 WHERE expires_at < now() - interval '1 day' OR ended_at < now() - interval '1 day' \
-                 LIMIT 1000 FOR UPDATE SKIP LOCKED)",
-        )
-        .execute(db)
-        .await;
-        if let Err(e) = swept {
-            tracing::warn!(error = %e, "sweeping old sessions failed");
-        }
+    if crate::random::one_in(100)
+        && let Err(e) = sweep(db).await
+    {
+        // Best effort: a failure here is no reason to fail a sign-in.
+        tracing::warn!(error = %e, "sweeping old sessions failed");
     }
     Ok(Started { id, refresh_jti })
+}
+
+/// Deletes up to 1,000 sessions that expired or ended over a day ago (kept
+/// that long for an operator's look at what happened); rows in use are
+/// skipped. How many it deleted.
+pub async fn sweep(db: &PgPool) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM sessions WHERE id IN ( \
+             SELECT id FROM sessions \
+             WHERE expires_at < now() - interval '1 day' OR ended_at < now() - interval '1 day' \
+             LIMIT 1000 FOR UPDATE SKIP LOCKED)",
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// What presenting a refresh token of a session came to.
@@ -73,10 +96,11 @@ pub enum Rotation {
 /// Trades the refresh token `jti` of session `id` for a new one, under the
 /// session's row lock, so two refreshes racing with the same token cannot
 /// both succeed: the second finds the token rotated and ends the session.
-pub async fn rotate(db: &PgPool, id: i64, jti: &str, ttl: Duration) -> sqlx::Result<Rotation> {
+pub async fn rotate(db: &PgPool, id: i64, jti: &str, idle: Duration) -> sqlx::Result<Rotation> {
     let mut tx = db.begin().await?;
     let found: Option<(i64, String, bool, Role, bool)> = sqlx::query_as(
-        "SELECT s.user_id, s.refresh_jti, s.ended_at IS NULL AND s.expires_at > now(), \
+        "SELECT s.user_id, s.refresh_jti, \
+                s.ended_at IS NULL AND s.expires_at > now() AND s.user_epoch = u.session_epoch, \
                 u.role, u.is_active \
          FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id = $1 FOR UPDATE OF s",
@@ -98,12 +122,12 @@ pub async fn rotate(db: &PgPool, id: i64, jti: &str, ttl: Duration) -> sqlx::Res
     let refresh_jti = crate::random::hex(16);
     sqlx::query(
         "UPDATE sessions SET refresh_jti = $2, last_used_at = now(), \
-             expires_at = now() + make_interval(secs => $3) \
+             expires_at = least(now() + make_interval(secs => $3), ends_by) \
          WHERE id = $1",
     )
     .bind(id)
     .bind(&refresh_jti)
-    .bind(ttl.as_secs_f64())
+    .bind(idle.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -123,6 +147,21 @@ pub async fn end<'e>(db: impl PgExecutor<'e>, id: i64, why: SessionEnd) -> sqlx:
     )
     .bind(id)
     .bind(why.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A genuine refresh token that has expired: if it was spent (not the
+/// session's newest), someone else refreshed with a copy of it, so the
+/// session ends all the same. Whether it ended one.
+pub async fn end_if_spent(db: &PgPool, id: i64, jti: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE sessions SET ended_at = now(), ended_because = 'refresh_reused' \
+         WHERE id = $1 AND ended_at IS NULL AND refresh_jti <> $2",
+    )
+    .bind(id)
+    .bind(jti)
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -171,7 +210,8 @@ pub async fn live(db: &PgPool, user_id: i64, window: super::Window) -> sqlx::Res
 }
 
 const ACTIVE_ROLE_IN_SESSION: &str = "SELECT u.role FROM users u JOIN sessions s ON s.user_id = u.id \
-     WHERE u.id = $1 AND u.is_active AND s.id = $2 AND s.ended_at IS NULL AND s.expires_at > now()";
+     WHERE u.id = $1 AND u.is_active AND s.id = $2 AND s.ended_at IS NULL AND s.expires_at > now() \
+     AND s.user_epoch = u.session_epoch";
 
 /// The current role of an active user whose session `session` is live;
 /// `None` otherwise. Run for every signed-in request, so that ending a

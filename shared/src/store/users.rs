@@ -12,13 +12,18 @@ pub struct Credentials {
     pub password_hash: String,
     pub role: Role,
     pub is_active: bool,
+    /// Read with the hash: a session started on these credentials lives
+    /// only while it is the user's current epoch (see the sessions migration).
+    pub session_epoch: i32,
 }
 
 pub async fn credentials(db: &PgPool, username: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as("SELECT id, password_hash, role, is_active FROM users WHERE username = $1")
-        .bind(username)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(
+        "SELECT id, password_hash, role, is_active, session_epoch FROM users WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(db)
+    .await
 }
 
 /// `None` if the username is taken.
@@ -51,10 +56,12 @@ pub async fn list(db: &PgPool) -> sqlx::Result<Vec<User>> {
 /// Each setter returns `false` when there is no such user. A new
 /// password, a new role and a deactivation end every session of the user
 /// in the same statement, access tokens included (each names its session,
-/// checked on every request).
+/// checked on every request), and raise the user's session epoch, which
+/// ends a session a sign-in still in progress inserts after them.
 pub async fn set_password(db: &PgPool, username: &str, password_hash: &str) -> sqlx::Result<bool> {
     let updated: i64 = sqlx::query_scalar(
-        "WITH u AS (UPDATE users SET password_hash = $2, updated_at = now() \
+        "WITH u AS (UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1, \
+                        updated_at = now() \
                     WHERE username = $1 RETURNING id), \
               ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'password_changed' \
                         FROM u WHERE sessions.user_id = u.id AND sessions.ended_at IS NULL) \
@@ -71,7 +78,8 @@ pub async fn set_password(db: &PgPool, username: &str, password_hash: &str) -> s
 pub async fn set_role(db: &PgPool, username: &str, role: Role) -> sqlx::Result<bool> {
     let updated: i64 = sqlx::query_scalar(
         "WITH old AS (SELECT id, role FROM users WHERE username = $1 FOR UPDATE), \
-              u AS (UPDATE users SET role = $2, updated_at = now() FROM old \
+              u AS (UPDATE users SET role = $2, updated_at = now(), \
+                        session_epoch = users.session_epoch + (old.role <> $2)::int FROM old \
                     WHERE users.id = old.id RETURNING users.id, old.role <> $2 AS changed), \
               ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'role_changed' \
                         FROM u WHERE u.changed AND sessions.user_id = u.id \
@@ -89,7 +97,8 @@ pub async fn set_role(db: &PgPool, username: &str, role: Role) -> sqlx::Result<b
 /// (the user signs in again).
 pub async fn set_active(db: &PgPool, username: &str, active: bool) -> sqlx::Result<bool> {
     let updated: i64 = sqlx::query_scalar(
-        "WITH u AS (UPDATE users SET is_active = $2, updated_at = now() \
+        "WITH u AS (UPDATE users SET is_active = $2, updated_at = now(), \
+                        session_epoch = session_epoch + (NOT $2)::int \
                     WHERE username = $1 RETURNING id), \
               ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'deactivated' \
                         FROM u WHERE NOT $2 AND sessions.user_id = u.id \
