@@ -22,7 +22,19 @@ const SCHEMA: &str = "https://schema.getpostman.com/json/collection/v2.1.0/colle
 /// "Other" (a test below fails until it has a place).
 const RUN: &[(&str, &[&str])] = &[
     ("Sign in", &["token_obtain", "token_refresh"]),
-    ("Users", &["users_me", "users_sessions", "users_list"]),
+    (
+        "Users",
+        &[
+            "users_me",
+            "users_sessions",
+            "users_list",
+            "users_create",
+            "users_read",
+            "users_reset_password",
+            "users_change_password",
+            "users_update",
+        ],
+    ),
     (
         "Events",
         &[
@@ -117,6 +129,10 @@ pub fn collection(doc: &OpenApi) -> Value {
             {"key": "silenceId", "value": ""},
             {"key": "silenceEndsAt", "value": ""},
             {"key": "sessionId", "value": ""},
+            {"key": "userId", "value": ""},
+            {"key": "newUsername", "value": ""},
+            {"key": "newUserPassword", "value": ""},
+            {"key": "newUserToken", "value": ""},
         ],
         "item": folders,
     })
@@ -168,6 +184,11 @@ fn request(path: &str, method: &str, op: &Operation) -> Value {
     // An operation without security requirements is public.
     if op.security.as_ref().is_some_and(Vec::is_empty) {
         request["auth"] = json!({"type": "noauth"});
+    }
+    // Changing one's own password ends one's sessions: the run does it as
+    // the user it added, not as itself.
+    if op.operation_id.as_deref() == Some("users_change_password") {
+        request["auth"] = json!({"type": "bearer", "bearer": [{"key": "token", "value": "{{newUserToken}}", "type": "string"}]});
     }
     if op.request_body.is_some() {
         request["header"]
@@ -238,15 +259,37 @@ fn example_body(operation: Option<&str>) -> String {
         Some("alerts_comment") => {
             json!({"body": "Confirmed with the network team: not our scanner."})
         }
+        Some("users_create") => json!({"username": "{{newUsername}}", "role": "analyst"}),
+        Some("users_update") => json!({"is_active": false}),
+        Some("users_change_password") => json!({
+            "current": "{{newUserPassword}}", "new": "a passphrase of my own choosing",
+        }),
         _ => json!({}),
     };
     serde_json::to_string_pretty(&body).expect("serialises")
 }
 
 /// What runs before a request: the silence's end, an hour from now (a
-/// fixed date would fall out of the 90-day window).
+/// fixed date would fall out of the 90-day window); a username no run has
+/// taken; the added user's sign-in, for their own password change.
 fn prerequest(operation: Option<&str>) -> &'static [&'static str] {
     match operation {
+        Some("users_create") => {
+            &["pm.collectionVariables.set('newUsername', 'analyst-' + Date.now());"]
+        }
+        Some("users_change_password") => &[
+            "pm.sendRequest({",
+            "  url: pm.variables.get('baseUrl') + '/api/token/',",
+            "  method: 'POST',",
+            "  header: {'Content-Type': 'application/json'},",
+            "  body: {mode: 'raw', raw: JSON.stringify({",
+            "    username: pm.collectionVariables.get('newUsername'),",
+            "    password: pm.collectionVariables.get('newUserPassword'),",
+            "  })},",
+            "}, function (err, res) {",
+            "  pm.collectionVariables.set('newUserToken', err ? '' : res.json().access);",
+            "});",
+        ],
         Some("silences_create") => &[
             "pm.collectionVariables.set('silenceEndsAt', new Date(Date.now() + 3600 * 1000).toISOString());",
         ],
@@ -307,6 +350,31 @@ fn checks(operation: Option<&str>) -> &'static [&'static str] {
             "    pm.collectionVariables.set('sessionId', current.id);",
             "  }",
             "}",
+        ],
+        Some("users_create") => &[
+            "if (pm.response.code === 201) {",
+            "  const user = pm.response.json();",
+            "  pm.collectionVariables.set('userId', user.id);",
+            "  pm.collectionVariables.set('newUserPassword', user.password);",
+            "  pm.test('the first password is shown once', function () {",
+            "    pm.expect(user.password).to.be.a('string').with.length.above(11);",
+            "  });",
+            "}",
+        ],
+        Some("users_read") => &[
+            "pm.test('a read never shows a password', function () {",
+            "  pm.expect(pm.response.json()).to.not.have.property('password');",
+            "});",
+        ],
+        Some("users_reset_password") => &[
+            "if (pm.response.code === 200) {",
+            "  pm.collectionVariables.set('newUserPassword', pm.response.json().password);",
+            "}",
+        ],
+        Some("users_update") => &[
+            "pm.test('the user is deactivated', function () {",
+            "  pm.expect(pm.response.json().is_active).to.eql(false);",
+            "});",
         ],
         Some("events_create") => &[
             "if (pm.response.code === 201) {",

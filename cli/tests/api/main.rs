@@ -26,3 +26,4 @@ mod tmctl_cli;
 mod token;
 mod triage;
 mod unavailable;
+mod users;

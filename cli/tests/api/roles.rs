@@ -86,6 +86,24 @@ fn matrix() -> Vec<Case> {
             "/api/silences/{silence}/",
             [405, 405, 405, 405],
         ),
+        case(Method::GET, "/api/users/", [401, 200, 200, 403]),
+        case(Method::POST, "/api/users/", [401, 403, 201, 403]),
+        case(Method::DELETE, "/api/users/", [405, 405, 405, 405]),
+        case(Method::GET, "/api/users/{user}/", [401, 403, 200, 403]),
+        case(Method::PATCH, "/api/users/{user}/", [401, 403, 200, 403]),
+        case(Method::DELETE, "/api/users/{user}/", [405, 405, 405, 405]),
+        case(
+            Method::POST,
+            "/api/users/{user}/password-reset/",
+            [401, 403, 200, 403],
+        ),
+        case(
+            Method::GET,
+            "/api/users/{user}/password-reset/",
+            [405, 405, 405, 405],
+        ),
+        case(Method::GET, "/api/users/me/", [401, 200, 200, 403]),
+        case(Method::GET, "/api/users/me/password/", [405, 405, 405, 405]),
         case(Method::GET, "/api/users/me/sessions/", [401, 200, 200, 403]),
         case(
             Method::POST,
@@ -108,6 +126,10 @@ fn valid_body(path: &str) -> serde_json::Value {
             .unwrap();
         // Matches nothing the matrix sends, so no event is suppressed.
         json!({"matchers": {"source": "elsewhere"}, "ends_at": ends, "comment": "c"})
+    } else if path == "/api/users/" {
+        json!({"username": format!("new-user-{}", fresh()), "role": "analyst"})
+    } else if path.starts_with("/api/users/") {
+        json!({"role": "admin"})
     } else if path.starts_with("/api/events/batch/") {
         json!({"events": [event]})
     } else {
@@ -115,12 +137,24 @@ fn valid_body(path: &str) -> serde_json::Value {
     }
 }
 
+/// A number no call has had before, for a fresh username.
+fn fresh() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn allowed(path: &str) -> &'static str {
     match path {
         "/api/events/" | "/api/keys/" | "/api/silences/" => "GET, POST, HEAD",
-        "/api/events/batch/" => "POST",
+        "/api/events/batch/" | "/api/users/{user}/password-reset/" | "/api/users/me/password/" => {
+            "POST"
+        }
+        "/api/users/" => "GET, POST, HEAD",
         "/api/events/{event}/" => "GET, PUT, PATCH, DELETE, HEAD",
-        "/api/alerts/" | "/api/alerts/{alert}/events/" | "/api/users/me/sessions/" => "GET, HEAD",
+        "/api/alerts/"
+        | "/api/alerts/{alert}/events/"
+        | "/api/users/me/"
+        | "/api/users/me/sessions/" => "GET, HEAD",
         "/api/keys/{key}/" | "/api/silences/{silence}/" => "GET, DELETE, HEAD",
         _ => "GET, PATCH, HEAD",
     }
@@ -138,7 +172,7 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
     ];
     for case in matrix() {
         for who in [ANON, ANALYST, ADMIN, KEY] {
-            // A fresh event, alert, key and silence per call, so a DELETE or
+            // A fresh event, alert, key, silence and user per call, so a DELETE or
             // PATCH before cannot change what the next call sees.
             let event = app.event("ids-1", "intrusion", "High").await;
             app.mint_key("other").await;
@@ -150,12 +184,19 @@ async fn every_role_gets_the_expected_status_on_every_endpoint_and_method(pool: 
                     valid_body("/api/silences/"),
                 )
                 .await;
+            let user = app
+                .create_user(
+                    &format!("u-{}-{who}", fresh()),
+                    tm_shared::models::Role::Analyst,
+                )
+                .await;
             let path = case
                 .path
                 .replace("{event}", &event["id"].to_string())
                 .replace("{alert}", &event["alert"].to_string())
                 .replace("{key}", &key_id.to_string())
-                .replace("{silence}", &silence.body["id"].to_string());
+                .replace("{silence}", &silence.body["id"].to_string())
+                .replace("{user}", &user.to_string());
             let before = app.snapshot().await;
 
             let res = app

@@ -53,7 +53,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn an_inactive_user_cannot_sign_in_even_with_the_right_password(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    tm_shared::store::users::set_active(&app.pool, "analyst", false)
+    tm_shared::accounts::set_active(&app.pool, "analyst", false)
         .await
         .unwrap();
     let res = app.sign_in("analyst", PASSWORD).await;
@@ -158,7 +158,9 @@ async fn garbage_and_missing_refresh_tokens_are_refused(pool: PgPool) {
 async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let pair = app.sign_in("admin", PASSWORD).await;
-    tm_shared::store::users::set_active(&app.pool, "admin", false)
+    // Another admin, so that this one is not the last.
+    app.create_user("admin-2", Role::Admin).await;
+    tm_shared::accounts::set_active(&app.pool, "admin", false)
         .await
         .unwrap();
     let refreshed = app
@@ -178,7 +180,8 @@ async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: Pg
 #[sqlx::test(migrations = "../migrations")]
 async fn a_role_change_ends_the_users_sessions_and_the_new_one_has_the_new_role(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    tm_shared::store::users::set_role(&app.pool, "admin", Role::Analyst)
+    app.create_user("admin-2", Role::Admin).await;
+    tm_shared::accounts::set_role(&app.pool, "admin", Role::Analyst)
         .await
         .unwrap();
     assert_eq!(

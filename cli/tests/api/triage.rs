@@ -104,7 +104,7 @@ async fn acknowledging_an_unassigned_alert_claims_it_and_resolving_keeps_it(pool
 async fn only_active_users_can_be_assigned(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_user("gone", Role::Analyst).await;
-    tm_shared::store::users::set_active(&app.pool, "gone", false)
+    tm_shared::accounts::set_active(&app.pool, "gone", false)
         .await
         .unwrap();
     let path = raise(&app).await;

@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, Router};
-use secrecy::SecretString;
 use serde::Serialize;
 use tm_shared::auth::jwt::TokenType;
 use tm_shared::auth::password;
@@ -11,7 +10,7 @@ use tm_shared::http::body::JsonObject;
 use tm_shared::http::client::ClientAddress;
 use tm_shared::models::fields::TextRule;
 use tm_shared::models::session::{SessionEnd, USER_AGENT_MAX_CHARS};
-use tm_shared::models::user::USERNAME_MAX_CHARS;
+use tm_shared::models::user::{Password, USERNAME_MAX_CHARS};
 use tm_shared::store::sessions::Rotation;
 use tm_shared::store::throttle::{self, ThrottleAddress};
 use tm_shared::{ApiError, AppState, finish_router, store};
@@ -83,15 +82,6 @@ tm_shared::text_field!(
 );
 
 tm_shared::text_field!(
-    /// Passwords are taken as typed: surrounding spaces are part of them.
-    secret Password = TextRule {
-        max_chars: password::MAX_PASSWORD_CHARS,
-        allow_blank: false,
-        trim: false,
-    }
-);
-
-tm_shared::text_field!(
     /// A refresh token as sent; checked by its signature, not its shape.
     secret RefreshToken = TextRule {
         max_chars: 4096,
@@ -128,7 +118,7 @@ async fn obtain(
 ) -> Result<Json<TokenPair>, ApiError> {
     let Credentials { username, password } = Credentials::parse(&body)?;
     let username = username.into_inner();
-    let password = SecretString::from(password.into_inner());
+    let password = password.into_secret();
     let address = ThrottleAddress::of(client);
 
     // Counted, and refused when over the limit, before the password is

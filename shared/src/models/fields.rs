@@ -135,6 +135,23 @@ impl<T: BodyField> BodyField for Option<T> {
     }
 }
 
+/// A JSON `true` or `false`, nothing else (no `"true"`, no `1`).
+impl BodyField for bool {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| "Must be a valid boolean.".to_owned())
+    }
+
+    #[cfg(feature = "openapi")]
+    fn schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Boolean)
+            .description(Some(description))
+            .into()
+    }
+}
+
 /// The string of a JSON value, refusing other types and NUL characters
 /// (PostgreSQL cannot store them).
 pub fn json_str(value: &Value) -> Result<&str, String> {

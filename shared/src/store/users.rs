@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use crate::models::Role;
+use crate::models::session::SessionEnd;
 use crate::models::user::{User, UserRef, UserSummary};
 
 /// What signing in needs to know about a username.
@@ -53,63 +54,137 @@ pub async fn list(db: &PgPool) -> sqlx::Result<Vec<User>> {
     .await
 }
 
-/// Each setter returns `false` when there is no such user. A new
-/// password, a new role and a deactivation end every session of the user
-/// in the same statement, access tokens included (each names its session,
-/// checked on every request), and raise the user's session epoch, which
-/// ends a session a sign-in still in progress inserts after them.
-pub async fn set_password(db: &PgPool, username: &str, password_hash: &str) -> sqlx::Result<bool> {
-    let updated: i64 = sqlx::query_scalar(
+pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<User>> {
+    sqlx::query_as(
+        "SELECT id, username, role, is_active, created_at, updated_at FROM users WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn id_by_name(db: &PgPool, username: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+        .bind(username)
+        .fetch_optional(db)
+        .await
+}
+
+/// A new password for user `id`: every session of theirs ends in the same
+/// statement, access tokens included (each names its session, checked on
+/// every request), and the user's session epoch rises, which ends a session
+/// a sign-in still in progress inserts after it. The new epoch, or `None`
+/// when there is no such user.
+pub async fn set_password(db: &PgPool, id: i64, password_hash: &str) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
         "WITH u AS (UPDATE users SET password_hash = $2, session_epoch = session_epoch + 1, \
                         updated_at = now() \
-                    WHERE username = $1 RETURNING id), \
+                    WHERE id = $1 RETURNING id, session_epoch), \
               ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'password_changed' \
                         FROM u WHERE sessions.user_id = u.id AND sessions.ended_at IS NULL) \
-         SELECT count(*) FROM u",
+         SELECT session_epoch FROM u",
     )
-    .bind(username)
+    .bind(id)
     .bind(password_hash)
-    .fetch_one(db)
-    .await?;
-    Ok(updated == 1)
+    .fetch_optional(db)
+    .await
 }
 
-/// Setting the role a user already has changes nothing and ends nothing.
-pub async fn set_role(db: &PgPool, username: &str, role: Role) -> sqlx::Result<bool> {
-    let updated: i64 = sqlx::query_scalar(
-        "WITH old AS (SELECT id, role FROM users WHERE username = $1 FOR UPDATE), \
-              u AS (UPDATE users SET role = $2, updated_at = now(), \
-                        session_epoch = users.session_epoch + (old.role <> $2)::int FROM old \
-                    WHERE users.id = old.id RETURNING users.id, old.role <> $2 AS changed), \
-              ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'role_changed' \
-                        FROM u WHERE u.changed AND sessions.user_id = u.id \
-                          AND sessions.ended_at IS NULL) \
-         SELECT count(*) FROM u",
+/// A change to a user's role or activity, as [`update`] takes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+/// What became of a [`Changes`].
+#[derive(Debug, Clone)]
+pub enum Updated {
+    /// The user as they are now; `ended` if their sessions ended.
+    Done {
+        user: User,
+        ended: Option<SessionEnd>,
+        reactivated: bool,
+    },
+    NotFound,
+    /// It would leave no active admin: nothing changed.
+    LastAdmin,
+}
+
+/// Applies `changes` to user `id`, unless it would demote or deactivate the
+/// last active admin. A new role ends the user's sessions, and so does a
+/// deactivation, in the same transaction (a reactivation revives none: the
+/// user signs in again); a change to what the user already is changes
+/// nothing and ends nothing.
+///
+/// The active admins are locked first, in id order, whoever the change is
+/// for: two admins demoting each other at once are serialised, and the
+/// second sees the first's change, so one of them stays an admin.
+pub async fn update(db: &PgPool, id: i64, changes: Changes) -> sqlx::Result<Updated> {
+    let mut tx = db.begin().await?;
+    let admins: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE",
     )
-    .bind(username)
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(old): Option<User> = sqlx::query_as(
+        "SELECT id, username, role, is_active, created_at, updated_at FROM users \
+         WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    else {
+        return Ok(Updated::NotFound);
+    };
+    let role = changes.role.unwrap_or(old.role);
+    let is_active = changes.is_active.unwrap_or(old.is_active);
+    let still_admin = role == Role::Admin && is_active;
+    if admins.contains(&id) && !still_admin && admins.len() == 1 {
+        return Ok(Updated::LastAdmin);
+    }
+    let ended = if old.is_active && !is_active {
+        Some(SessionEnd::Deactivated)
+    } else if role != old.role {
+        Some(SessionEnd::RoleChanged)
+    } else {
+        None
+    };
+    let reactivated = !old.is_active && is_active;
+    if role == old.role && is_active == old.is_active {
+        return Ok(Updated::Done {
+            user: old,
+            ended,
+            reactivated,
+        });
+    }
+    let user: User = sqlx::query_as(
+        "UPDATE users SET role = $2, is_active = $3, updated_at = now(), \
+             session_epoch = session_epoch + $4::int \
+         WHERE id = $1 RETURNING id, username, role, is_active, created_at, updated_at",
+    )
+    .bind(id)
     .bind(role)
-    .fetch_one(db)
+    .bind(is_active)
+    .bind(i32::from(ended.is_some()))
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(updated == 1)
-}
-
-/// A deactivation ends the user's sessions; a reactivation revives none
-/// (the user signs in again).
-pub async fn set_active(db: &PgPool, username: &str, active: bool) -> sqlx::Result<bool> {
-    let updated: i64 = sqlx::query_scalar(
-        "WITH u AS (UPDATE users SET is_active = $2, updated_at = now(), \
-                        session_epoch = session_epoch + (NOT $2)::int \
-                    WHERE username = $1 RETURNING id), \
-              ended AS (UPDATE sessions SET ended_at = now(), ended_because = 'deactivated' \
-                        FROM u WHERE NOT $2 AND sessions.user_id = u.id \
-                          AND sessions.ended_at IS NULL) \
-         SELECT count(*) FROM u",
-    )
-    .bind(username)
-    .bind(active)
-    .fetch_one(db)
-    .await?;
-    Ok(updated == 1)
+    if let Some(why) = ended {
+        sqlx::query(
+            "UPDATE sessions SET ended_at = now(), ended_because = $2 \
+             WHERE user_id = $1 AND ended_at IS NULL",
+        )
+        .bind(id)
+        .bind(why.as_str())
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Updated::Done {
+        user,
+        ended,
+        reactivated,
+    })
 }
 
 /// In the order users were added, for both kinds of page.
