@@ -252,3 +252,69 @@ async fn events_list_newest_timestamp_first_not_highest_id(pool: PgPool) {
         .collect();
     assert_eq!((first, second), (vec![b, a], vec![c]));
 }
+
+/// Walks `next` from `path`, checking each answer's size; the ids seen.
+async fn walk_checking_size(app: &TestApp, path: &str, token: &str) -> (Vec<i64>, usize) {
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut path = path.to_owned();
+    loop {
+        let res = app.get(&path, Some(token)).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        // As Lambda would carry it: the body as a JSON string.
+        let body = serde_json::to_string(&res.body.to_string()).unwrap();
+        assert!(body.len() < 6_000_000, "{path}: {} bytes", body.len());
+        pages += 1;
+        seen.extend(results(&res).iter().map(|r| r["id"].as_i64().unwrap()));
+        match res.body["next"].as_str() {
+            Some(_) => path = path_of(&res.body["next"]),
+            None => break,
+        }
+    }
+    (seen, pages)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn no_page_outgrows_lambdas_answer_limit_and_next_carries_on(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    // Each control character is escaped to six bytes (`\u0001`), seven
+    // inside Lambda's answer: 100 of these would be a 7 MB page.
+    let description = "\u{1}".repeat(tm_shared::models::event::DESCRIPTION_MAX_CHARS);
+    let mut made = Vec::new();
+    for i in 0..100 {
+        let res = app
+            .post(
+                "/api/events/",
+                Some(&app.admin),
+                json!({"source": format!("s{i}"), "event_type": "malware",
+                       "severity": "High", "description": description}),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+        made.push(res.body["id"].as_i64().unwrap());
+    }
+    made.reverse();
+    for path in [
+        "/api/events/?page_size=100",
+        "/api/events/?page_size=100&cursor=",
+    ] {
+        let (seen, pages) = walk_checking_size(&app, path, &app.admin).await;
+        assert_eq!(seen, made, "{path}: every event once, in order");
+        assert!(pages >= 2, "{path}: the page was cut");
+    }
+    // Alerts carry their event's description too.
+    let (alerts, pages) =
+        walk_checking_size(&app, "/api/alerts/?page_size=100", &app.analyst).await;
+    assert_eq!(alerts.len(), 100);
+    let mut unique = alerts.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 100, "no alert twice");
+    assert!(pages >= 2);
+    // A cut numbered page still counts the whole list.
+    let first = app
+        .get("/api/events/?page_size=100", Some(&app.admin))
+        .await;
+    assert_eq!(first.body["count"], 100);
+    assert!(results(&first).len() < 100);
+}

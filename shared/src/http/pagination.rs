@@ -7,16 +7,54 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::config::PublicBaseUrl;
 use crate::error::ApiError;
-use crate::http::cursor::{self, CursorKey, CursorRequest, Direction, Position, Scope};
+use crate::http::cursor::{self, CursorKey, CursorPage, CursorRequest, Direction, Position, Scope};
 use crate::models::fields::FieldErrors;
 use crate::models::query::QueryParams;
 use crate::store::Window;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// At most this much of a page's results, as measured by [`fit`]: Lambda
+/// refuses an answer over 6 MB, and a page of 100 events whose descriptions
+/// are 10,000 control characters, each escaped to six bytes, would be one.
+/// The other 1 MB is for the rest of the page and the Lambda envelope.
+pub const PAGE_RESULTS_MAX_BYTES: usize = 5_000_000;
+
+/// The longest run of `rows`, from the first, whose serialised size fits
+/// `budget` (the first row always does), each row serialised once, here;
+/// and, when rows were left out, the position of the last one kept, for a
+/// `next` link that carries on from it. A row's size is counted as it
+/// travels inside Lambda's answer, where the body is a JSON string again
+/// and every `"` and `\` in it is escaped once more.
+pub fn fit<T: Serialize>(
+    rows: Vec<T>,
+    position: impl Fn(&T) -> Position,
+    budget: usize,
+) -> Result<(Vec<Box<RawValue>>, Option<Position>), ApiError> {
+    let mut kept: Vec<Box<RawValue>> = Vec::with_capacity(rows.len());
+    let mut last = None;
+    let mut used = 0;
+    for row in rows {
+        let raw = serde_json::value::to_raw_value(&row)
+            .map_err(|e| ApiError::internal("serialising a page", e))?;
+        let text = raw.get();
+        let escaped = text.bytes().filter(|b| matches!(b, b'"' | b'\\')).count();
+        // The comma between rows is one byte more.
+        let size = text.len() + escaped + 1;
+        if !kept.is_empty() && used + size > budget {
+            return Ok((kept, last));
+        }
+        used += size;
+        last = Some(position(&row));
+        kept.push(raw);
+    }
+    Ok((kept, None))
+}
 
 /// Which page a client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,7 +220,7 @@ impl<'a> Lister<'a> {
                     fetch(Window::Page { limit, offset })
                 })
                 .await?;
-                Ok(Json(page).into_response())
+                self.numbered(page, position)
             }
             Paging::Cursor(request) => self.cursor_page(request, fetch, position).await,
         }
@@ -224,7 +262,34 @@ impl<'a> Lister<'a> {
             None => count.await?,
         };
         let (number, _) = request.locate(total)?;
-        Ok(Json(Page::new(total, number, &request, self.url, rows)).into_response())
+        self.numbered(Page::new(total, number, &request, self.url, rows), position)
+    }
+
+    /// A numbered page as answered: cut to [`PAGE_RESULTS_MAX_BYTES`], when
+    /// it is over, with `next` a cursor link that carries on after the last
+    /// row shown (a page number would skip the rows cut).
+    fn numbered<T: Serialize>(
+        &self,
+        page: Page<T>,
+        position: impl Fn(&T) -> Position,
+    ) -> Result<Response, ApiError> {
+        let (results, cut) = fit(page.results, position, PAGE_RESULTS_MAX_BYTES)?;
+        let next = match cut {
+            Some(at) => Some(self.link(at, Direction::Forward)),
+            None => page.next,
+        };
+        let page = Page {
+            count: page.count,
+            next,
+            previous: page.previous,
+            results,
+        };
+        Ok(Json(page).into_response())
+    }
+
+    fn link(&self, at: Position, direction: Direction) -> String {
+        let token = cursor::encode(self.key, &self.scope, at, direction);
+        self.url.with_cursor(&token)
     }
 
     async fn cursor_page<T, Fetch, Fut>(
@@ -239,20 +304,28 @@ impl<'a> Lister<'a> {
         Fut: Future<Output = sqlx::Result<Vec<T>>>,
     {
         let rows = fetch(Window::Keyset(request.keyset())).await?;
-        let link = |at: Position, direction: Direction| {
-            let token = cursor::encode(self.key, &self.scope, at, direction);
-            self.url.with_cursor(&token)
+        let link = |at: Position, direction: Direction| self.link(at, direction);
+        let page = request.page(rows, &position, link);
+        let last = page.results.last().map(&position);
+        // Cut to size, a page carries on after the last row it shows.
+        let (results, cut) = fit(page.results, &position, PAGE_RESULTS_MAX_BYTES)?;
+        let (next, last) = match cut {
+            Some(at) => (Some(link(at, Direction::Forward)), Some(at)),
+            None => (page.next, last),
         };
-        let mut page = request.page(rows, &position, link);
-        if self.polled {
-            // Results are in the list's order: the last is the newest.
-            page.poll = Some(match page.results.last() {
-                Some(row) => link(position(row), Direction::Forward),
-                None => self
-                    .url
-                    .with_cursor(self.url.params().last("cursor").unwrap_or_default()),
-            });
-        }
+        // Results are in the list's order: the last is the newest.
+        let poll = self.polled.then(|| match last {
+            Some(at) => link(at, Direction::Forward),
+            None => self
+                .url
+                .with_cursor(self.url.params().last("cursor").unwrap_or_default()),
+        });
+        let page = CursorPage {
+            next,
+            previous: page.previous,
+            poll,
+            results,
+        };
         Ok(Json(page).into_response())
     }
 }
@@ -414,6 +487,24 @@ mod tests {
         let page = PageRequest::from_query(&params, &mut errors)?;
         errors.into_result()?;
         Ok(page)
+    }
+
+    #[test]
+    fn a_page_is_cut_where_its_rows_stop_fitting_counting_the_second_escape() {
+        // `"ab"` is 4 bytes, and 2 more inside Lambda's answer, and a comma.
+        let rows = vec![(1, "ab"), (2, "ab"), (3, "ab")];
+        let at = |r: &(i64, &str)| Position::id(r.0);
+        let (kept, cut) =
+            fit(rows.iter().map(|r| r.1).collect(), |_| Position::id(0), 100).unwrap();
+        assert_eq!((kept.len(), cut), (3, None));
+        let (kept, cut) = fit(rows.clone(), at, 2 * 14).unwrap();
+        // `[1,"ab"]` is 8 bytes, 10 with its quotes escaped, 11 with a comma.
+        assert_eq!(kept.len(), 2);
+        assert_eq!(cut, Some(Position::id(2)));
+        assert_eq!(kept[1].get(), r#"[2,"ab"]"#);
+        // The first row is always shown, however large.
+        let (kept, cut) = fit(rows, at, 1).unwrap();
+        assert_eq!((kept.len(), cut), (1, Some(Position::id(1))));
     }
 
     #[test]
