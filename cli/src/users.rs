@@ -33,7 +33,7 @@ pub fn read_new_password() -> CliResult<SecretString> {
 }
 
 pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretString) -> CliResult {
-    let user = accounts::create(db, username, role, password).await?;
+    let user = accounts::create(db, username, role, password, None).await?;
     eprintln!(
         "created {} user {:?} (id {})",
         user.role, user.username, user.id

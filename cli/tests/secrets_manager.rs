@@ -176,6 +176,7 @@ async fn run(admin_url: String, endpoint: String) {
         "sm-admin",
         Role::Admin,
         secrecy::SecretString::from("a password long enough"),
+        None,
     )
     .await
     .unwrap();

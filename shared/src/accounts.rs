@@ -5,11 +5,12 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::auth::password;
+use crate::error::ApiError;
 use crate::models::Role;
 use crate::models::session::SessionEnd;
 use crate::models::user::{User, UserRef, check_username};
 use crate::store;
-use crate::store::users::{Changes, Updated};
+use crate::store::users::{Caller, Changes, Outcome, PasswordOrigin, Updated};
 
 /// For operators, not API clients: messages may name the user.
 #[derive(Debug, thiserror::Error)]
@@ -20,19 +21,24 @@ pub enum AccountError {
     Exists(String),
     #[error("no user named {0:?}")]
     NoSuchUser(String),
+    #[error("no user with id {0}")]
+    NoSuchId(i64),
     #[error("that would leave no active admin: make another user an admin first")]
     LastAdmin,
+    /// The admin (or the user) asking is no longer allowed to.
+    #[error("the caller's session or role has changed since the request began")]
+    CallerGone,
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("{0}")]
-    Hashing(String),
+    #[error("hashing a password")]
+    Hashing(#[source] ApiError),
 }
 
 async fn hash(password: SecretString) -> Result<String, AccountError> {
     password::check_policy(&password).map_err(AccountError::Invalid)?;
     password::hash(password)
         .await
-        .map_err(|e| AccountError::Hashing(e.to_string()))
+        .map_err(AccountError::Hashing)
 }
 
 pub async fn create(
@@ -40,12 +46,15 @@ pub async fn create(
     username: &str,
     role: Role,
     password: SecretString,
+    by: Option<Caller>,
 ) -> Result<User, AccountError> {
     check_username(username).map_err(AccountError::Invalid)?;
     let phc = hash(password).await?;
-    store::users::create(db, username, &phc, role)
-        .await?
-        .ok_or_else(|| AccountError::Exists(username.to_owned()))
+    match store::users::create(db, username, &phc, role, by).await? {
+        Outcome::Done(user) => Ok(user),
+        Outcome::Taken => Err(AccountError::Exists(username.to_owned())),
+        Outcome::CallerGone => Err(AccountError::CallerGone),
+    }
 }
 
 /// The user named `username`, for the operations below.
@@ -59,53 +68,46 @@ pub async fn find(db: &PgPool, username: &str) -> Result<UserRef, AccountError> 
     })
 }
 
-/// A new password for `user`: every session of theirs ends, and their
-/// sign-in lockouts are lifted. The user's new session epoch, for a session
-/// started on the new password.
+/// A new password for user `id` (see [`PasswordOrigin`]): every session of
+/// theirs ends. The user's new session epoch.
 pub async fn change_password(
     db: &PgPool,
-    user: &UserRef,
+    id: i64,
     password: SecretString,
+    change: PasswordOrigin,
 ) -> Result<i32, AccountError> {
     let phc = hash(password).await?;
-    let epoch = store::users::set_password(db, user.id, &phc)
-        .await?
-        .ok_or_else(|| AccountError::NoSuchUser(user.username.clone()))?;
-    store::throttle::clear(db, &user.username).await?;
-    Ok(epoch)
+    match store::users::set_password(db, id, &phc, change).await? {
+        Outcome::Done(epoch) => Ok(epoch),
+        Outcome::Taken => Err(AccountError::NoSuchId(id)),
+        Outcome::CallerGone => Err(AccountError::CallerGone),
+    }
 }
 
 /// A new role, a deactivation or a reactivation (see
-/// [`store::users::update`]); a reactivation also lifts the user's sign-in
-/// lockouts.
+/// [`store::users::update`]).
 pub async fn update(
     db: &PgPool,
     id: i64,
     changes: Changes,
+    by: Option<Caller>,
 ) -> Result<(User, Option<SessionEnd>), AccountError> {
-    match store::users::update(db, id, changes).await? {
-        Updated::Done {
-            user,
-            ended,
-            reactivated,
-        } => {
-            if reactivated {
-                store::throttle::clear(db, &user.username).await?;
-            }
-            Ok((user, ended))
-        }
-        Updated::NotFound => Err(AccountError::NoSuchUser(format!("#{id}"))),
+    match store::users::update(db, id, changes, by).await? {
+        Updated::Done { user, ended } => Ok((user, ended)),
+        Updated::NotFound => Err(AccountError::NoSuchId(id)),
         Updated::LastAdmin => Err(AccountError::LastAdmin),
+        Updated::CallerGone => Err(AccountError::CallerGone),
     }
 }
 
-/// [`change_password`] by username, for operators.
+/// An operator's reset of `username`'s password.
 pub async fn set_password(
     db: &PgPool,
     username: &str,
     password: SecretString,
 ) -> Result<(), AccountError> {
-    change_password(db, &find(db, username).await?, password).await?;
+    let user = find(db, username).await?;
+    change_password(db, user.id, password, PasswordOrigin::Reset { by: None }).await?;
     Ok(())
 }
 
@@ -115,7 +117,7 @@ pub async fn set_role(db: &PgPool, username: &str, role: Role) -> Result<(), Acc
         role: Some(role),
         ..Changes::default()
     };
-    update(db, user.id, changes).await?;
+    update(db, user.id, changes, None).await?;
     Ok(())
 }
 
@@ -125,7 +127,7 @@ pub async fn set_active(db: &PgPool, username: &str, active: bool) -> Result<(),
         is_active: Some(active),
         ..Changes::default()
     };
-    update(db, user.id, changes).await?;
+    update(db, user.id, changes, None).await?;
     Ok(())
 }
 

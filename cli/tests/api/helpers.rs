@@ -108,11 +108,13 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, username: &str, role: Role) -> i64 {
-        tm_shared::store::users::create(&self.pool, username, password_hash(), role)
+        match tm_shared::store::users::create(&self.pool, username, password_hash(), role, None)
             .await
             .unwrap()
-            .expect("username is free")
-            .id
+        {
+            tm_shared::store::users::Outcome::Done(user) => user.id,
+            other => panic!("{username}: {other:?}"),
+        }
     }
 
     /// `POST /api/token/` with these credentials.

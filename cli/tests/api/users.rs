@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tm_shared::accounts::{self, AccountError};
 use tm_shared::models::Role;
-use tm_shared::store::users::Changes;
+use tm_shared::store::users::{self as users_store, Caller, Changes, Outcome, PasswordOrigin};
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse};
 
@@ -342,8 +342,8 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     };
     for round in 0..5 {
         let (a, b) = tokio::join!(
-            accounts::update(&app.pool, first, demote),
-            accounts::update(&app.pool, second, demote),
+            accounts::update(&app.pool, first, demote, None),
+            accounts::update(&app.pool, second, demote, None),
         );
         let refused = [&a, &b]
             .iter()
@@ -361,7 +361,9 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
             ..Changes::default()
         };
         for id in [first, second] {
-            accounts::update(&app.pool, id, promote).await.unwrap();
+            accounts::update(&app.pool, id, promote, None)
+                .await
+                .unwrap();
         }
     }
 }
@@ -495,6 +497,107 @@ async fn guessing_the_current_password_is_throttled_like_signing_in(pool: PgPool
     );
     let res = change_password_from(&app, "192.0.2.44", &app.analyst, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
+    // The owner's change lifts nobody else's lockout: the attacker's stays.
+    assert_eq!(
+        app.sign_in_from(attacker, "analyst", NEW_PASSWORD)
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_admin_resets_others_passwords_not_their_own(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let me = app.get("/api/users/me/", Some(&app.admin)).await;
+    let id = me.body["id"].as_i64().unwrap();
+    let before = app.snapshot().await;
+    let res = app
+        .post(
+            &format!("/api/users/{id}/password-reset/"),
+            Some(&app.admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(before, app.snapshot().await);
+    assert!(works(&app, &app.admin).await);
+}
+
+/// The caller of the admin's own session, as the API would pass it.
+async fn admin_caller(app: &TestApp, token: &str) -> Caller {
+    let sessions = app.get("/api/users/me/sessions/", Some(token)).await;
+    let current = sessions.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let me = app.get("/api/users/me/", Some(token)).await;
+    Caller {
+        id: me.body["id"].as_i64().unwrap(),
+        session: current,
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_change_by_an_admin_who_has_since_lost_the_role_is_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let bob = app.create_user("bob", Role::Analyst).await;
+    app.create_user("admin-2", Role::Admin).await;
+    let token = app.login("admin-2").await;
+    let caller = Some(admin_caller(&app, &token).await);
+    // The request was let in; then the caller was demoted.
+    accounts::set_role(&app.pool, "admin-2", Role::Analyst)
+        .await
+        .unwrap();
+    let before = app.snapshot().await;
+    let promote = Changes {
+        role: Some(Role::Admin),
+        ..Changes::default()
+    };
+    let err = accounts::update(&app.pool, bob, promote, caller)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AccountError::CallerGone), "{err}");
+    let created = users_store::create(&app.pool, "eve", "x", Role::Admin, caller)
+        .await
+        .unwrap();
+    assert!(matches!(created, Outcome::CallerGone), "{created:?}");
+    let reset =
+        users_store::set_password(&app.pool, bob, "x", PasswordOrigin::Reset { by: caller })
+            .await
+            .unwrap();
+    assert!(matches!(reset, Outcome::CallerGone), "{reset:?}");
+    assert_eq!(before, app.snapshot().await);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_own_password_change_loses_to_a_reset_made_meanwhile(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let bob = app.create_user("bob", Role::Analyst).await;
+    let token = app.login("bob").await;
+    let session = admin_caller(&app, &token).await.session;
+    let read = users_store::credentials(&app.pool, "bob")
+        .await
+        .unwrap()
+        .unwrap();
+    // While bob's change hashes, an admin resets his password.
+    accounts::set_password(&app.pool, "bob", "an admin's new password".into())
+        .await
+        .unwrap();
+    let own = PasswordOrigin::Own {
+        session,
+        epoch: read.session_epoch,
+    };
+    let outcome = users_store::set_password(&app.pool, bob, "a thief's hash", own)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Outcome::CallerGone), "{outcome:?}");
+    let res = app.sign_in("bob", "an admin's new password").await;
+    assert_eq!(res.status, StatusCode::OK, "the reset stands");
 }
 
 #[sqlx::test(migrations = "../migrations")]

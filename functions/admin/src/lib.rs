@@ -155,7 +155,7 @@ impl Admin {
             Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
             Command::UserCreate { username, role } => {
                 let password = accounts::generated_password();
-                let user = accounts::create(self.db()?, &username, role, password.clone())
+                let user = accounts::create(self.db()?, &username, role, password.clone(), None)
                     .await
                     .map_err(err)?;
                 Ok(json!({

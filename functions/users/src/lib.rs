@@ -18,11 +18,11 @@ use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
 use tm_shared::models::session::Session;
 use tm_shared::models::user::{
-    CreatedUser, NewUser, PasswordChange, ResetPassword, ShownPassword, User, UserChanges, UserRef,
+    CreatedUser, NewUser, PasswordChange, ResetPassword, ShownPassword, User, UserChanges,
     UserSummary,
 };
 use tm_shared::store::throttle::{self, ThrottleAddress};
-use tm_shared::store::users::Changes;
+use tm_shared::store::users::{Caller, Changes, PasswordOrigin};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/users/";
@@ -78,7 +78,8 @@ tm_shared::api! {
             summary: "Reset a user's password",
             description: "Admins only, for a user who lost theirs. A new password is generated and shown in this \
                 answer only; the old one stops working, every session of the user ends and their sign-in \
-                lockouts are lifted. No body.",
+                lockouts are lifted. No body. An admin's own password is not theirs to reset (403): it changes \
+                only with the current one, at `POST /api/users/me/password/`.",
             params: vec![id_param("user")],
             ok: (200, "The new password, shown once.", Some(schema_ref::<ResetPassword>())),
             errors: &[404],
@@ -96,7 +97,8 @@ tm_shared::api! {
             summary: "Change my password",
             description: "Any signed-in user, their own. A wrong `current` is counted like a failed sign-in, \
                 from the same address for the same username, and locks out the same way (429). \
-                On success every session of the caller ends, this one included: sign in again with the new password.",
+                On success every session of the caller ends, this one included: sign in again with the new password. \
+                If the account changed meanwhile (an admin's reset, a deactivation, this session ended), nothing changes and the answer is a 401.",
             body: Some(PasswordChange::schema()),
             ok: (204, "Changed; every session of the caller has ended.", None),
             errors: &[429],
@@ -147,17 +149,31 @@ async fn list(
         .await
 }
 
+/// The admin asking, for the change to check again when it is made.
+fn caller(admin: &AdminUser) -> Option<Caller> {
+    Some(Caller {
+        id: admin.0.id,
+        session: admin.0.session,
+    })
+}
+
 async fn create(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     let new = NewUser::parse(&body)?;
     let password = accounts::generated_password();
-    let user = accounts::create(&state.db, new.username.as_str(), new.role, password.clone())
-        .await
-        .map_err(|e| account_error(e, "username"))?;
-    tracing::info!(user = user.id, role = %user.role, "user added");
+    let user = accounts::create(
+        &state.db,
+        new.username.as_str(),
+        new.role,
+        password.clone(),
+        caller(&admin),
+    )
+    .await
+    .map_err(|e| account_error(e, "username"))?;
+    tracing::info!(user = user.id, role = %user.role, by = admin.0.id, "user added");
     Ok((
         StatusCode::CREATED,
         Json(CreatedUser {
@@ -180,7 +196,7 @@ async fn read(
 
 async fn update(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
     JsonObject(body): JsonObject,
 ) -> Result<Json<User>, ApiError> {
@@ -189,32 +205,40 @@ async fn update(
         role: changes.role,
         is_active: changes.is_active,
     };
-    let (user, ended) = accounts::update(&state.db, id, changes)
+    let (user, ended) = accounts::update(&state.db, id, changes, caller(&admin))
         .await
         .map_err(|e| account_error(e, "role"))?;
-    if let Some(why) = ended {
-        tracing::info!(user = user.id, why = why.as_str(), "user's sessions ended");
-    }
+    tracing::info!(
+        user = user.id,
+        role = %user.role,
+        is_active = user.is_active,
+        sessions_ended = ended.map(|why| why.as_str()),
+        by = admin.0.id,
+        "user changed"
+    );
     Ok(Json(user))
 }
 
 async fn reset_password(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> Result<Json<ResetPassword>, ApiError> {
-    let user = store::users::summary(&state.db, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    if id == admin.0.id {
+        // A stolen admin token must not buy a password that outlives it:
+        // one's own password changes only with the current one.
+        return Err(ApiError::Forbidden);
+    }
     let password = accounts::generated_password();
-    let user = UserRef {
-        id: user.id,
-        username: user.username,
-    };
-    accounts::change_password(&state.db, &user, password.clone())
+    let change = PasswordOrigin::Reset { by: caller(&admin) };
+    accounts::change_password(&state.db, id, password.clone(), change)
         .await
         .map_err(|e| account_error(e, "password"))?;
-    tracing::info!(user = user.id, "password reset: the user's sessions ended");
+    tracing::info!(
+        user = id,
+        by = admin.0.id,
+        "password reset: the user's sessions ended"
+    );
     Ok(Json(ResetPassword {
         password: ShownPassword(password),
     }))
@@ -256,8 +280,14 @@ async fn change_password(
     }
     let stored = store::users::credentials(&state.db, &me.username)
         .await?
-        .map(|c| c.password_hash);
-    if !password::verify(current, stored).await? {
+        .ok_or(ApiError::InvalidToken)?;
+    // The change applies only while the account is as read here: an
+    // admin's reset, a deactivation or this session's end meanwhile wins.
+    let change = PasswordOrigin::Own {
+        session: caller.session,
+        epoch: stored.session_epoch,
+    };
+    if !password::verify(current, Some(stored.password_hash)).await? {
         tracing::info!(
             client = address.as_str(),
             "password change refused: wrong current password"
@@ -267,12 +297,10 @@ async fn change_password(
             "The current password is not correct.",
         ));
     }
+    // Forgets this address's failures for the name; an attacker's
+    // lockout elsewhere stays.
     throttle::succeeded(&state.db, &address, &me.username, &attempt).await?;
-    let me = UserRef {
-        id: me.id,
-        username: me.username,
-    };
-    accounts::change_password(&state.db, &me, new)
+    accounts::change_password(&state.db, me.id, new, change)
         .await
         .map_err(|e| account_error(e, "new"))?;
     tracing::info!(user = me.id, "password changed: the user's sessions ended");
@@ -291,13 +319,14 @@ fn account_error(error: AccountError, field: &str) -> ApiError {
     match error {
         AccountError::Invalid(message) => field_error(field, message),
         AccountError::Exists(_) => field_error(field, "A user with that username already exists."),
-        AccountError::NoSuchUser(_) => ApiError::NotFound,
+        AccountError::NoSuchUser(_) | AccountError::NoSuchId(_) => ApiError::NotFound,
+        AccountError::CallerGone => ApiError::InvalidToken,
         AccountError::LastAdmin => ApiError::Conflict(
             "This is the last active admin: make another user an admin before demoting or deactivating this one."
                 .to_owned(),
         ),
         AccountError::Db(e) => e.into(),
-        AccountError::Hashing(message) => ApiError::internal("hashing a password", message),
+        AccountError::Hashing(e) => e,
     }
 }
 
