@@ -33,3 +33,73 @@ pub fn lazy_pool(settings: &DbSettings) -> Result<PgPool, ConfigError> {
         .test_before_acquire(false)
         .connect_lazy_with(settings.connect_options()?))
 }
+
+/// The group role that holds the application's privileges (see
+/// migrations/20261203000017_app_role.sql).
+pub const APP_ROLE: &str = "threatmon_app";
+
+/// Makes `login` a login role with `password` and the application's
+/// privileges (a member of [`APP_ROLE`], nothing else), creating it or
+/// setting its password: run with the owner's pool after the migrations,
+/// by the admin function on deploy and by `tmctl` for local runs. Safe to
+/// run again.
+pub async fn provision_app_login(owner: &PgPool, login: &str, password: &str) -> sqlx::Result<()> {
+    // CREATE/ALTER ROLE take no bound parameters. The name and password go
+    // in as settings of this transaction and are quoted on the server
+    // (format's %I, %L), so neither the statement text (which sqlx and the
+    // server's statement log may keep) nor a quoting slip here carries them.
+    let mut tx = owner.begin().await?;
+    sqlx::query(
+        "SELECT set_config('threatmon.app_login', $1, true), \
+                set_config('threatmon.app_password', $2, true)",
+    )
+    .bind(login)
+    .bind(password)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::raw_sql(
+        "DO $$
+         DECLARE
+             login text := current_setting('threatmon.app_login');
+             secret text := current_setting('threatmon.app_password');
+             verb text := CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = login)
+                               THEN 'ALTER' ELSE 'CREATE' END;
+         BEGIN
+             EXECUTE format('%s ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
+                            'PASSWORD %L', verb, login, secret);
+             EXECUTE format('GRANT threatmon_app TO %I', login);
+         END
+         $$",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// The login role local runs (`tmctl serve`, `tmctl dev`, the tests) serve
+/// as: provisioned by [`provision_app_login`] like the deployed one.
+pub const LOCAL_APP_LOGIN: &str = "threatmon_app_local";
+
+/// The password of [`LOCAL_APP_LOGIN`], derived from the owner's URL: the
+/// same for every local process on one server (so parallel runs agree), and
+/// known only to whoever holds the owner's credentials. Never stored.
+pub fn local_app_password(owner_url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(b"threatmon local application role\0")
+        .chain_update(owner_url.as_bytes())
+        .finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A pool like `owner`'s (same server and database) that connects as
+/// `login`, for serving with the application's privileges only.
+pub fn pool_as(owner: &PgPool, login: &str, password: &str, max_connections: u32) -> PgPool {
+    let options = (*owner.connect_options())
+        .clone()
+        .username(login)
+        .password(password);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect_lazy_with(options)
+}

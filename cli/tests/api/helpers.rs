@@ -51,6 +51,24 @@ fn password_hash() -> &'static str {
     })
 }
 
+/// A pool on the test's database that connects as the local application
+/// login (provisioned once per test binary: roles belong to the server,
+/// and concurrent ALTER ROLEs of one role can fail).
+pub async fn app_pool(owner: &PgPool) -> PgPool {
+    static PROVISIONED: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL, as sqlx::test needs");
+    let password = PROVISIONED
+        .get_or_init(|| async {
+            let password = tm_shared::db::local_app_password(&url);
+            tm_shared::db::provision_app_login(owner, tm_shared::db::LOCAL_APP_LOGIN, &password)
+                .await
+                .expect("provisioning the application's login");
+            password
+        })
+        .await;
+    tm_shared::db::pool_as(owner, tm_shared::db::LOCAL_APP_LOGIN, password, 5)
+}
+
 pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSettings {
     AuthSettings {
         jwt_secret: SecretString::from(SECRET),
@@ -67,9 +85,11 @@ impl TestApp {
         Self::with_auth(pool, auth).await
     }
 
-    /// With an `admin` and an `analyst` user, each signed in.
+    /// With an `admin` and an `analyst` user, each signed in. The API
+    /// connects as the application's role, as the functions do; `pool`
+    /// (the owner's) is the test's own, for setting up and checking.
     pub async fn with_auth(pool: PgPool, auth: AuthSettings) -> Self {
-        let state = AppState::new(pool.clone(), &auth)
+        let state = AppState::new(app_pool(&pool).await, &auth)
             .unwrap()
             .with_http(Self::http_settings());
         Self::with_state(pool, state).await
@@ -85,7 +105,9 @@ impl TestApp {
 
     pub async fn with_http(pool: PgPool, http: HttpSettings) -> Self {
         let auth = auth_settings(Duration::from_secs(900), Duration::from_secs(3600));
-        let state = AppState::new(pool.clone(), &auth).unwrap().with_http(http);
+        let state = AppState::new(app_pool(&pool).await, &auth)
+            .unwrap()
+            .with_http(http);
         Self::with_state(pool, state).await
     }
 

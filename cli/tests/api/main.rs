@@ -13,6 +13,7 @@ mod headers;
 mod helpers;
 mod idempotency;
 mod keys;
+mod least_privilege;
 mod logs;
 mod openapi;
 mod pagination;

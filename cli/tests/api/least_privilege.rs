@@ -1,0 +1,90 @@
+//! The API connects as the application's role, which holds only the DML it
+//! needs: it cannot change the schema, nor rewrite or delete what happened
+//! to an alert.
+
+use sqlx::PgPool;
+use tm_shared::models::Role;
+
+use crate::helpers::{TestApp, app_pool};
+
+/// Runs `sql` as the application's role; the SQLSTATE it failed with.
+async fn refused(app_db: &PgPool, sql: &str) -> String {
+    let err = sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(app_db)
+        .await
+        .expect_err(sql);
+    err.as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned())
+        .unwrap_or_else(|| panic!("{sql}: {err}"))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_application_role_cannot_rewrite_history_or_the_schema(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let event = app.event("ids-1", "intrusion", "High").await;
+    let alert = event["alert"].as_i64().unwrap();
+    let res = app
+        .patch(
+            &format!("/api/alerts/{alert}/"),
+            Some(&app.admin),
+            serde_json::json!({"status": "Acknowledged", "comment": "on it"}),
+        )
+        .await;
+    assert!(res.status.is_success(), "{:?}", res.body);
+    let db = app_pool(&app.pool).await;
+    let who: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(who, tm_shared::db::LOCAL_APP_LOGIN);
+    let before = app.snapshot().await;
+    for sql in [
+        "UPDATE alert_timeline SET kind = kind",
+        "DELETE FROM alert_timeline",
+        "UPDATE alert_comments SET body = 'rewritten'",
+        "DELETE FROM alert_comments",
+        "UPDATE alert_history SET to_status = to_status",
+        "DELETE FROM alert_history",
+        "DELETE FROM users",
+        "DELETE FROM ingest_keys",
+        "DELETE FROM silences",
+        "TRUNCATE events",
+        "ALTER TABLE events ADD COLUMN x int",
+        "DROP TABLE alert_timeline",
+        "CREATE TABLE stash (x int)",
+        "CREATE ROLE intruder",
+        "ALTER ROLE threatmon_app_local SUPERUSER",
+    ] {
+        let code = refused(&db, sql).await;
+        // 42501: insufficient privilege; 42P01 never (every table exists).
+        assert_eq!(code, "42501", "{sql}");
+    }
+    assert_eq!(before, app.snapshot().await);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_table_the_api_uses_is_granted_to_the_application_role(pool: PgPool) {
+    // A migration that adds a table must grant it: the API would fail on
+    // it, and this names the table before any request does.
+    let ungranted: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') \
+           AND c.relname NOT IN ('_sqlx_migrations', 'login_throttle') \
+           AND NOT has_table_privilege('threatmon_app', c.oid, 'SELECT') \
+         ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(ungranted.is_empty(), "not granted: {ungranted:?}");
+    // And a user made through the role works end to end.
+    let app = TestApp::new(pool).await;
+    app.create_user("carol", Role::Analyst).await;
+    assert!(
+        app.get("/api/users/", Some(&app.analyst))
+            .await
+            .status
+            .is_success()
+    );
+}
