@@ -284,12 +284,20 @@ async fn dev(bind: SocketAddr) -> CliResult {
     result
 }
 
-/// Migrations, demo users and the state to serve, for `url`.
+/// Migrations, demo users and the state to serve, for `url` (the owner's):
+/// the server connects as the local application login, with only the
+/// application's privileges, as the deployed functions do.
 async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
+    let app_password = tm_shared::db::local_app_password(url.expose_secret());
     let settings = DbSettings::from_env_with_url(url, LOCAL_MAX_CONNECTIONS)?;
-    let pool = tm_shared::db::lazy_pool(&settings)?;
-    migrate(&pool).await?;
-    demo_users(&pool).await?;
+    let owner = tm_shared::db::lazy_pool(&settings)?;
+    migrate(&owner).await?;
+    demo_users(&owner).await?;
+    let login = tm_shared::db::LOCAL_APP_LOGIN;
+    tm_shared::db::provision_app_login(&owner, login, &app_password)
+        .await
+        .context("making the application's login role")?;
+    let pool = tm_shared::db::pool_as(&owner, login, &app_password);
     let auth = AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
     let state = AppState::new(pool, &auth)?.with_http(HttpSettings::from_env()?);
     Ok(state.with_request_timeout(settings.request_timeout()))

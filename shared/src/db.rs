@@ -92,14 +92,12 @@ pub fn local_app_password(owner_url: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A pool like `owner`'s (same server and database) that connects as
-/// `login`, for serving with the application's privileges only.
-pub fn pool_as(owner: &PgPool, login: &str, password: &str, max_connections: u32) -> PgPool {
+/// A pool like `owner`'s (same server, database and pool settings) that
+/// connects as `login`, for serving with the application's privileges only.
+pub fn pool_as(owner: &PgPool, login: &str, password: &str) -> PgPool {
     let options = (*owner.connect_options())
         .clone()
         .username(login)
         .password(password);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .connect_lazy_with(options)
+    owner.options().clone().connect_lazy_with(options)
 }

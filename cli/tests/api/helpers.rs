@@ -66,7 +66,7 @@ pub async fn app_pool(owner: &PgPool) -> PgPool {
             password
         })
         .await;
-    tm_shared::db::pool_as(owner, tm_shared::db::LOCAL_APP_LOGIN, password, 5)
+    tm_shared::db::pool_as(owner, tm_shared::db::LOCAL_APP_LOGIN, password)
 }
 
 pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSettings {
