@@ -32,9 +32,10 @@ impl std::fmt::Debug for Credentials {
 
 /// An admin making an account change through the API. The request was let
 /// in as an admin's, but the change may come a hashing (or a lock wait)
-/// later: each change checks again, in its own statement, that the caller
-/// is still an active admin in a live session, holding a share lock on the
-/// caller's row so that a demotion in between waits for the change to end.
+/// later: each change checks again, in its own transaction, that the
+/// caller is still an active admin in a live session, holding a share lock
+/// on the caller's row so that a demotion in between waits for the change
+/// to end.
 /// `None` is an operator (`tmctl`, the admin function).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
