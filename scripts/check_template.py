@@ -6,7 +6,7 @@ Reads the routes the local server serves from stdin, one per line:
     <function> <path>        e.g.  token /api/token/
                                    events /api/events/{id}/
 
-where <function> is token, events, alerts, keys, silences or users
+where <function> is token, events, alerts, keys, silences, users or audit
 (TokenFunction, EventsFunction, AlertsFunction, KeysFunction, SilencesFunction,
 UsersFunction in the template). Blank lines and lines starting with # are
 ignored.
@@ -38,6 +38,7 @@ FUNCTIONS = {
     "keys": "KeysFunction",
     "silences": "SilencesFunction",
     "users": "UsersFunction",
+    "audit": "AuditFunction",
 }
 LOGICAL_TO_NAME = {logical: name for name, logical in FUNCTIONS.items()}
 

@@ -4,11 +4,13 @@ changed nothing, and an Idempotency-Key of its own for every request.
 Runs with one worker, so responses arrive one at a time: the database's
 digest after each response is compared with the digest after the previous
 one. A 4xx whose digest differs changed the database. sign_in_throttle is left
-out: counting a failed sign-in is a deliberate write; so is an ingest key's
+out: counting a failed sign-in is a deliberate write, and so is its audit
+row (sign_in.failed, sign_in.locked_out); so is an ingest key's
 last_used_at, the record of a key's use, written (at most once a minute) by
-any request the key authenticates. Sessions are digested apart: a refresh
-token presented after it was rotated is refused and ends its session (two
-holders, one of them a thief), the one refusal that is meant to write.
+any request the key authenticates. Sessions are digested apart, with the
+audit rows of their reuse: a refresh token presented after it was rotated
+is refused and ends its session (two holders, one of them a thief), the one
+refusal that is meant to write.
 """
 
 import itertools
@@ -32,8 +34,13 @@ SELECT (SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
                            k.created_at, k.revoked_at)::text FROM ingest_keys k
   UNION ALL SELECT 's' || s::text FROM silences s
   UNION ALL SELECT 'i' || i::text FROM idempotency_keys i
+  UNION ALL SELECT 'l' || l::text FROM audit_log l
+    WHERE l.action NOT IN ('sign_in.failed', 'sign_in.locked_out', 'session.reuse_detected')
 ) rows),
-       (SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM sessions x)
+       (SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM (
+  SELECT x::text AS x FROM sessions x
+  UNION ALL SELECT l::text FROM audit_log l WHERE l.action = 'session.reuse_detected'
+) ended)
 """
 
 # A spent refresh token's second use ends its session: refused, and written.

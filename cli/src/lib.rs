@@ -29,6 +29,7 @@ pub fn routes() -> Vec<(&'static str, String)> {
         ("keys", keys::PATHS),
         ("silences", silences::PATHS),
         ("users", ::users::PATHS),
+        ("audit", ::audit::PATHS),
     ];
     let mut all = Vec::new();
     for (function, paths) in functions {
@@ -49,6 +50,7 @@ pub fn app(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(silences::routes())
         .merge(::users::routes())
+        .merge(::audit::routes())
         .merge(openapi::routes());
     let routes = tm_shared::http::routing::route_both(
         routes,

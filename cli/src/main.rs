@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tm_shared::config::{self, AuthSettings, DbSettings, HttpSettings};
 use tm_shared::models::Role;
+use tm_shared::models::audit::AuditVia;
 use tm_shared::{AppState, accounts};
 use tmctl::devdb::DevDb;
 use tmctl::users::{self, CliResult};
@@ -226,19 +227,19 @@ async fn user(command: UserCommand, db: &PgPool) -> CliResult {
         }
         UserCommand::SetPassword { username } => {
             let password = users::read_new_password()?;
-            let done = accounts::set_password(db, &username, password).await;
+            let done = accounts::set_password(db, &username, password, AuditVia::Tmctl).await;
             users::changed(done, &username, "password changed")
         }
         UserCommand::SetRole { username, role } => {
-            let done = accounts::set_role(db, &username, role).await;
+            let done = accounts::set_role(db, &username, role, AuditVia::Tmctl).await;
             users::changed(done, &username, "role changed")
         }
         UserCommand::Deactivate { username } => {
-            let done = accounts::set_active(db, &username, false).await;
+            let done = accounts::set_active(db, &username, false, AuditVia::Tmctl).await;
             users::changed(done, &username, "deactivated")
         }
         UserCommand::Activate { username } => {
-            let done = accounts::set_active(db, &username, true).await;
+            let done = accounts::set_active(db, &username, true, AuditVia::Tmctl).await;
             users::changed(done, &username, "activated")
         }
         UserCommand::List => users::list(db).await,

@@ -30,6 +30,7 @@ pub fn document() -> OpenApi {
     doc.merge(keys::document());
     doc.merge(silences::document());
     doc.merge(::users::document());
+    doc.merge(::audit::document());
     doc.info = InfoBuilder::new()
         .title("Threat monitoring API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -51,6 +52,10 @@ pub fn document() -> OpenApi {
             "Windows in which matching events raise no alert.",
         ),
         tag("users", "Who may be assigned alerts, and who is signed in."),
+        tag(
+            "audit",
+            "Who changed what, from where: every write and sign-in (admins).",
+        ),
     ]);
     if let Some(components) = doc.components.as_mut() {
         components.add_security_scheme(

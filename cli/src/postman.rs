@@ -71,6 +71,7 @@ const RUN: &[(&str, &[&str])] = &[
         ],
     ),
     ("Clean up", &["keys_revoke", "events_delete"]),
+    ("Audit", &["audit_list"]),
     ("Sign out", &["users_end_session", "token_revoke"]),
 ];
 
@@ -358,6 +359,16 @@ fn checks(operation: Option<&str>) -> &'static [&'static str] {
             "  pm.collectionVariables.set('newUserPassword', user.password);",
             "  pm.test('the first password is shown once', function () {",
             "    pm.expect(user.password).to.be.a('string').with.length.above(11);",
+            "  });",
+            "}",
+        ],
+        Some("audit_list") => &[
+            "if (pm.response.code === 200) {",
+            "  const newest = pm.response.json().results[0];",
+            "  pm.test('the deletion just made is the newest row, by this admin', function () {",
+            "    pm.expect(newest.action).to.eql('event.deleted');",
+            "    pm.expect(newest.actor).to.be.an('object');",
+            "    pm.expect(newest.detail.event).to.be.an('object');",
             "  });",
             "}",
         ],

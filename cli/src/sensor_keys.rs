@@ -4,6 +4,7 @@
 
 use anyhow::anyhow;
 use sqlx::PgPool;
+use tm_shared::models::audit::{Audit, AuditVia};
 use tm_shared::models::key::{KeySecret, NewKey};
 use tm_shared::store;
 
@@ -13,7 +14,7 @@ pub async fn create(db: &PgPool, name: &str, source: &str) -> CliResult {
     let key =
         NewKey::from_parts(name, source).map_err(|e| anyhow!("invalid key: {:?}", e.as_map()))?;
     let secret = KeySecret::generate();
-    let stored = store::keys::create(db, &key, &secret, None).await?;
+    let stored = store::keys::create(db, &key, &secret, &Audit::operator(AuditVia::Tmctl)).await?;
     eprintln!(
         "minted key {} ({:?}, source {:?}); its secret, shown this once:",
         stored.id, stored.name, stored.source
@@ -53,7 +54,7 @@ pub async fn list(db: &PgPool) -> CliResult {
 }
 
 pub async fn revoke(db: &PgPool, id: i64) -> CliResult {
-    let key = store::keys::revoke(db, id)
+    let key = store::keys::revoke(db, id, &Audit::operator(AuditVia::Tmctl))
         .await?
         .ok_or_else(|| anyhow!("no key {id}"))?;
     eprintln!("key {} ({:?}) revoked", key.id, key.name);

@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use tm_shared::http::cursor::{CursorKey, Scope};
 use tm_shared::http::pagination::{Paging, RequestUrl};
 use tm_shared::models::alert::AlertFilter;
+use tm_shared::models::audit::Audit;
 use tm_shared::models::event::{EventFilter, Incoming, Poster};
 use tm_shared::models::fields::FieldErrors;
 use tm_shared::models::query::QueryParams;
@@ -61,6 +62,9 @@ pub fn statements(asked: &Statements) -> anyhow::Result<Vec<Statement>> {
 }
 
 fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<Statement>> {
+    // A request through the API has its client's address, and its audit
+    // row stores it.
+    let audit = Audit::api(by, Some(std::net::Ipv4Addr::LOCALHOST.into()));
     Ok(match request {
         Request::AlertsList { query } => {
             let params = QueryParams::parse(Some(query)).map_err(invalid)?;
@@ -92,7 +96,7 @@ fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<State
                     event,
                     silence: None,
                 },
-                by,
+                &audit,
             )
         }
         Request::EventsBatch { file } => {
@@ -107,7 +111,7 @@ fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<State
                     silence: None,
                 })
                 .collect();
-            store::events::batch_statements(&items, by)
+            store::events::batch_statements(&items, &audit)
         }
     })
 }

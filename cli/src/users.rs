@@ -8,7 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 use tm_shared::accounts;
 use tm_shared::models::Role;
+use tm_shared::models::audit::AuditVia;
 use tm_shared::store;
+use tm_shared::store::users::Changer;
 
 /// Operator-facing failures, with their causes.
 pub type CliResult<T = ()> = anyhow::Result<T>;
@@ -33,7 +35,14 @@ pub fn read_new_password() -> CliResult<SecretString> {
 }
 
 pub async fn create(db: &PgPool, username: &str, role: Role, password: SecretString) -> CliResult {
-    let user = accounts::create(db, username, role, password, None).await?;
+    let user = accounts::create(
+        db,
+        username,
+        role,
+        password,
+        Changer::operator(AuditVia::Tmctl),
+    )
+    .await?;
     eprintln!(
         "created {} user {:?} (id {})",
         user.role, user.username, user.id

@@ -67,7 +67,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
         "loader",
         Role::Admin,
         SecretString::from("a long password"),
-        None,
+        tm_shared::store::users::Changer::operator(tm_shared::models::audit::AuditVia::Tmctl),
     )
     .await
     .unwrap();

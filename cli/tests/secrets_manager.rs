@@ -176,7 +176,7 @@ async fn run(admin_url: String, endpoint: String) {
         "sm-admin",
         Role::Admin,
         secrecy::SecretString::from("a password long enough"),
-        None,
+        tm_shared::store::users::Changer::operator(tm_shared::models::audit::AuditVia::Tmctl),
     )
     .await
     .unwrap();

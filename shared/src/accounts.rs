@@ -7,10 +7,11 @@ use sqlx::PgPool;
 use crate::auth::password;
 use crate::error::ApiError;
 use crate::models::Role;
+use crate::models::audit::AuditVia;
 use crate::models::session::SessionEnd;
 use crate::models::user::{User, UserRef, check_username};
 use crate::store;
-use crate::store::users::{Caller, Changes, Outcome, PasswordOrigin, Updated};
+use crate::store::users::{Changer, Changes, Outcome, PasswordOrigin, Updated};
 
 /// For operators, not API clients: messages may name the user.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +47,7 @@ pub async fn create(
     username: &str,
     role: Role,
     password: SecretString,
-    by: Option<Caller>,
+    by: Changer,
 ) -> Result<User, AccountError> {
     check_username(username).map_err(AccountError::Invalid)?;
     let phc = hash(password).await?;
@@ -90,7 +91,7 @@ pub async fn update(
     db: &PgPool,
     id: i64,
     changes: Changes,
-    by: Option<Caller>,
+    by: Changer,
 ) -> Result<(User, Option<SessionEnd>), AccountError> {
     match store::users::update(db, id, changes, by).await? {
         Updated::Done { user, ended } => Ok((user, ended)),
@@ -100,34 +101,46 @@ pub async fn update(
     }
 }
 
-/// An operator's reset of `username`'s password.
+/// An operator's reset of `username`'s password, through `via`.
 pub async fn set_password(
     db: &PgPool,
     username: &str,
     password: SecretString,
+    via: AuditVia,
 ) -> Result<(), AccountError> {
     let user = find(db, username).await?;
-    change_password(db, user.id, password, PasswordOrigin::Reset { by: None }).await?;
+    let by = Changer::operator(via);
+    change_password(db, user.id, password, PasswordOrigin::Reset { by }).await?;
     Ok(())
 }
 
-pub async fn set_role(db: &PgPool, username: &str, role: Role) -> Result<(), AccountError> {
+pub async fn set_role(
+    db: &PgPool,
+    username: &str,
+    role: Role,
+    via: AuditVia,
+) -> Result<(), AccountError> {
     let user = find(db, username).await?;
     let changes = Changes {
         role: Some(role),
         ..Changes::default()
     };
-    update(db, user.id, changes, None).await?;
+    update(db, user.id, changes, Changer::operator(via)).await?;
     Ok(())
 }
 
-pub async fn set_active(db: &PgPool, username: &str, active: bool) -> Result<(), AccountError> {
+pub async fn set_active(
+    db: &PgPool,
+    username: &str,
+    active: bool,
+    via: AuditVia,
+) -> Result<(), AccountError> {
     let user = find(db, username).await?;
     let changes = Changes {
         is_active: Some(active),
         ..Changes::default()
     };
-    update(db, user.id, changes, None).await?;
+    update(db, user.id, changes, Changer::operator(via)).await?;
     Ok(())
 }
 

@@ -494,6 +494,11 @@ pub fn text_param(name: &str, max_chars: usize, description: &str) -> Parameter 
     .build()
 }
 
+/// An exact id in the query: a positive integer.
+pub fn id_query_param(name: &str, description: &str) -> Parameter {
+    query(name, description, integer(Some(1))).build()
+}
+
 /// An inclusive RFC 3339 bound.
 pub fn datetime_param(name: &str, description: &str) -> Parameter {
     query(
@@ -547,6 +552,16 @@ pub fn bulk_result_schema() -> RefOr<Schema> {
 
 /// Any JSON value: a timeline entry's `from` and `to`, whose type is its
 /// kind's (a status, a severity, an assignee or `null`).
+/// An audit row's `detail`: an object whose fields depend on its action.
+pub fn any_object() -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("What the action recorded: for a change `before` and `after` (or `from`/`to` per field), for a deletion what was deleted, for a batch its `count` and `ids`."))
+            .build(),
+    )
+}
+
 pub fn any_value() -> Schema {
     Schema::Object(
         ObjectBuilder::new()

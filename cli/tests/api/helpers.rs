@@ -130,9 +130,15 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, username: &str, role: Role) -> i64 {
-        match tm_shared::store::users::create(&self.pool, username, password_hash(), role, None)
-            .await
-            .unwrap()
+        match tm_shared::store::users::create(
+            &self.pool,
+            username,
+            password_hash(),
+            role,
+            tm_shared::store::users::Changer::operator(tm_shared::models::audit::AuditVia::Tmctl),
+        )
+        .await
+        .unwrap()
         {
             tm_shared::store::users::Outcome::Done(user) => user.id,
             other => panic!("{username}: {other:?}"),
@@ -316,6 +322,7 @@ impl TestApp {
             "users",
             "sessions",
             "alert_assignee_counts",
+            "audit_log",
         ] {
             // A key's last use is a record of use, written by any request
             // the key authenticates (refused or not), not data a request changes.
@@ -326,8 +333,14 @@ impl TestApp {
                 }
                 _ => "t",
             };
+            // A refused sign-in's audit row records the attempt; it is the
+            // refusal's own trace, not a change the request made.
+            let only = match table {
+                "audit_log" => " WHERE t.action NOT IN ('sign_in.failed', 'sign_in.locked_out')",
+                _ => "",
+            };
             let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT {row}::text FROM {table} t ORDER BY 1"
+                "SELECT {row}::text FROM {table} t{only} ORDER BY 1"
             )))
             .fetch_all(&self.pool)
             .await

@@ -4,6 +4,7 @@
 mod admin_fn;
 mod alerts;
 mod apigw;
+mod audit;
 mod batch;
 mod bulk;
 mod cursors;

@@ -333,10 +333,11 @@ async fn every_listed_route_is_served_and_by_the_function_that_lists_it(pool: Pg
         ("alerts", alerts::router(state.clone())),
         ("keys", keys::router(state.clone())),
         ("silences", silences::router(state.clone())),
-        ("users", users::router(state)),
+        ("users", users::router(state.clone())),
+        ("audit", audit::router(state)),
     ];
     let routes = tmctl::routes();
-    assert_eq!(routes.len(), 48);
+    assert_eq!(routes.len(), 50);
     for (function, path) in routes {
         let path = path.replace("{id}", "1");
         // No route takes OPTIONS: a served path answers 405, an unserved one 404.

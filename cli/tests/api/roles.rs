@@ -110,6 +110,9 @@ fn matrix() -> Vec<Case> {
             "/api/users/me/sessions/",
             [405, 405, 405, 405],
         ),
+        case(Method::GET, "/api/audit/", [401, 403, 200, 403]),
+        case(Method::POST, "/api/audit/", [405, 405, 405, 405]),
+        case(Method::DELETE, "/api/audit/", [405, 405, 405, 405]),
     ]
 }
 
@@ -154,7 +157,8 @@ fn allowed(path: &str) -> &'static str {
         "/api/alerts/"
         | "/api/alerts/{alert}/events/"
         | "/api/users/me/"
-        | "/api/users/me/sessions/" => "GET, HEAD",
+        | "/api/users/me/sessions/"
+        | "/api/audit/" => "GET, HEAD",
         "/api/keys/{key}/" | "/api/silences/{silence}/" => "GET, DELETE, HEAD",
         _ => "GET, PATCH, HEAD",
     }

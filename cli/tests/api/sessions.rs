@@ -165,6 +165,7 @@ async fn every_account_change_ends_every_session_and_access_token(pool: PgPool) 
                     db,
                     "analyst",
                     secrecy::SecretString::from(PASSWORD),
+                    tm_shared::models::audit::AuditVia::Tmctl,
                 )
                 .await
                 .unwrap();
@@ -172,22 +173,42 @@ async fn every_account_change_ends_every_session_and_access_token(pool: PgPool) 
         }),
         ("a new role", |db| {
             Box::pin(async {
-                tm_shared::accounts::set_role(db, "analyst", Role::Admin)
-                    .await
-                    .unwrap();
-                tm_shared::accounts::set_role(db, "analyst", Role::Analyst)
-                    .await
-                    .unwrap();
+                tm_shared::accounts::set_role(
+                    db,
+                    "analyst",
+                    Role::Admin,
+                    tm_shared::models::audit::AuditVia::Tmctl,
+                )
+                .await
+                .unwrap();
+                tm_shared::accounts::set_role(
+                    db,
+                    "analyst",
+                    Role::Analyst,
+                    tm_shared::models::audit::AuditVia::Tmctl,
+                )
+                .await
+                .unwrap();
             })
         }),
         ("a deactivation and reactivation", |db| {
             Box::pin(async {
-                tm_shared::accounts::set_active(db, "analyst", false)
-                    .await
-                    .unwrap();
-                tm_shared::accounts::set_active(db, "analyst", true)
-                    .await
-                    .unwrap();
+                tm_shared::accounts::set_active(
+                    db,
+                    "analyst",
+                    false,
+                    tm_shared::models::audit::AuditVia::Tmctl,
+                )
+                .await
+                .unwrap();
+                tm_shared::accounts::set_active(
+                    db,
+                    "analyst",
+                    true,
+                    tm_shared::models::audit::AuditVia::Tmctl,
+                )
+                .await
+                .unwrap();
             })
         }),
     ];
@@ -213,9 +234,14 @@ async fn every_account_change_ends_every_session_and_access_token(pool: PgPool) 
 #[sqlx::test(migrations = "../migrations")]
 async fn setting_the_same_role_ends_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    tm_shared::accounts::set_role(&app.pool, "analyst", Role::Analyst)
-        .await
-        .unwrap();
+    tm_shared::accounts::set_role(
+        &app.pool,
+        "analyst",
+        Role::Analyst,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     assert!(works(&app, &app.analyst).await);
 }
 
@@ -337,6 +363,7 @@ async fn a_sign_in_still_checking_its_password_when_the_password_changes_gets_no
         &app.pool,
         "analyst",
         secrecy::SecretString::from("a brand new password"),
+        tm_shared::models::audit::AuditVia::Tmctl,
     )
     .await
     .unwrap();
@@ -359,10 +386,15 @@ async fn a_sign_in_still_checking_its_password_when_the_password_changes_gets_no
         .await
         .unwrap();
     assert_eq!(role, None, "the late session's access tokens are refused");
-    let rotated =
-        tm_shared::store::sessions::rotate(&app.pool, late.id, &late.refresh_jti, lifetimes.idle)
-            .await
-            .unwrap();
+    let rotated = tm_shared::store::sessions::rotate(
+        &app.pool,
+        late.id,
+        &late.refresh_jti,
+        lifetimes.idle,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(rotated, tm_shared::store::sessions::Rotation::Over);
 }
 

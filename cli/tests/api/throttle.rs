@@ -353,6 +353,7 @@ async fn an_operator_setting_a_new_password_lifts_the_lockout_everywhere(pool: P
         &app.pool,
         "analyst",
         secrecy::SecretString::from("a fresh password"),
+        tm_shared::models::audit::AuditVia::Tmctl,
     )
     .await
     .unwrap();

@@ -53,9 +53,14 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_401(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn an_inactive_user_cannot_sign_in_even_with_the_right_password(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    tm_shared::accounts::set_active(&app.pool, "analyst", false)
-        .await
-        .unwrap();
+    tm_shared::accounts::set_active(
+        &app.pool,
+        "analyst",
+        false,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let res = app.sign_in("analyst", PASSWORD).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -160,9 +165,14 @@ async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: Pg
     let pair = app.sign_in("admin", PASSWORD).await;
     // Another admin, so that this one is not the last.
     app.create_user("admin-2", Role::Admin).await;
-    tm_shared::accounts::set_active(&app.pool, "admin", false)
-        .await
-        .unwrap();
+    tm_shared::accounts::set_active(
+        &app.pool,
+        "admin",
+        false,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let refreshed = app
         .post(
             "/api/token/refresh/",
@@ -181,9 +191,14 @@ async fn a_deactivated_user_can_neither_refresh_nor_use_an_access_token(pool: Pg
 async fn a_role_change_ends_the_users_sessions_and_the_new_one_has_the_new_role(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_user("admin-2", Role::Admin).await;
-    tm_shared::accounts::set_role(&app.pool, "admin", Role::Analyst)
-        .await
-        .unwrap();
+    tm_shared::accounts::set_role(
+        &app.pool,
+        "admin",
+        Role::Analyst,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         app.get("/api/events/", Some(&app.admin)).await.status,
         StatusCode::UNAUTHORIZED

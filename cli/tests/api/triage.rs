@@ -104,9 +104,14 @@ async fn acknowledging_an_unassigned_alert_claims_it_and_resolving_keeps_it(pool
 async fn only_active_users_can_be_assigned(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.create_user("gone", Role::Analyst).await;
-    tm_shared::accounts::set_active(&app.pool, "gone", false)
-        .await
-        .unwrap();
+    tm_shared::accounts::set_active(
+        &app.pool,
+        "gone",
+        false,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let path = raise(&app).await;
     let snapshot = app.snapshot().await;
     for name in ["gone", "nobody", "ADMIN"] {

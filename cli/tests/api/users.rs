@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tm_shared::accounts::{self, AccountError};
 use tm_shared::models::Role;
-use tm_shared::store::users::{self as users_store, Caller, Changes, Outcome, PasswordOrigin};
+use tm_shared::models::audit::Audit;
+use tm_shared::models::event::Poster;
+use tm_shared::store::users::{
+    self as users_store, Caller, Changer, Changes, Outcome, PasswordOrigin,
+};
 
 use crate::helpers::{PASSWORD, TestApp, TestResponse};
 
@@ -303,15 +307,25 @@ async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated(pool: PgPo
     }
     assert!(works(&app, &app.admin).await);
     // Operators are held to it too.
-    let err = accounts::set_role(&app.pool, "admin", Role::Analyst)
-        .await
-        .unwrap_err();
+    let err = accounts::set_role(
+        &app.pool,
+        "admin",
+        Role::Analyst,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, AccountError::LastAdmin), "{err}");
     // An inactive admin does not count: it cannot sign in.
     let idle = app.create_user("idle-admin", Role::Admin).await;
-    accounts::set_active(&app.pool, "idle-admin", false)
-        .await
-        .unwrap();
+    accounts::set_active(
+        &app.pool,
+        "idle-admin",
+        false,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let res = app
         .patch(&path, Some(&app.admin), json!({"role": "analyst"}))
         .await;
@@ -342,8 +356,22 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
     };
     for round in 0..5 {
         let (a, b) = tokio::join!(
-            accounts::update(&app.pool, first, demote, None),
-            accounts::update(&app.pool, second, demote, None),
+            accounts::update(
+                &app.pool,
+                first,
+                demote,
+                tm_shared::store::users::Changer::operator(
+                    tm_shared::models::audit::AuditVia::Tmctl
+                )
+            ),
+            accounts::update(
+                &app.pool,
+                second,
+                demote,
+                tm_shared::store::users::Changer::operator(
+                    tm_shared::models::audit::AuditVia::Tmctl
+                )
+            ),
         );
         let refused = [&a, &b]
             .iter()
@@ -361,9 +389,16 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin(pool: PgPool) {
             ..Changes::default()
         };
         for id in [first, second] {
-            accounts::update(&app.pool, id, promote, None)
-                .await
-                .unwrap();
+            accounts::update(
+                &app.pool,
+                id,
+                promote,
+                tm_shared::store::users::Changer::operator(
+                    tm_shared::models::audit::AuditVia::Tmctl,
+                ),
+            )
+            .await
+            .unwrap();
         }
     }
 }
@@ -548,11 +583,20 @@ async fn a_change_by_an_admin_who_has_since_lost_the_role_is_refused(pool: PgPoo
     let bob = app.create_user("bob", Role::Analyst).await;
     app.create_user("admin-2", Role::Admin).await;
     let token = app.login("admin-2").await;
-    let caller = Some(admin_caller(&app, &token).await);
+    let caller = admin_caller(&app, &token).await;
+    let caller = Changer {
+        caller: Some(caller),
+        audit: Audit::api(Poster::User(caller.id), None),
+    };
     // The request was let in; then the caller was demoted.
-    accounts::set_role(&app.pool, "admin-2", Role::Analyst)
-        .await
-        .unwrap();
+    accounts::set_role(
+        &app.pool,
+        "admin-2",
+        Role::Analyst,
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let before = app.snapshot().await;
     let promote = Changes {
         role: Some(Role::Admin),
@@ -585,12 +629,18 @@ async fn an_own_password_change_loses_to_a_reset_made_meanwhile(pool: PgPool) {
         .unwrap()
         .unwrap();
     // While bob's change hashes, an admin resets his password.
-    accounts::set_password(&app.pool, "bob", "an admin's new password".into())
-        .await
-        .unwrap();
+    accounts::set_password(
+        &app.pool,
+        "bob",
+        "an admin's new password".into(),
+        tm_shared::models::audit::AuditVia::Tmctl,
+    )
+    .await
+    .unwrap();
     let own = PasswordOrigin::Own {
         session,
         epoch: read.session_epoch,
+        audit: Audit::api(Poster::User(bob), None),
     };
     let outcome = users_store::set_password(&app.pool, bob, "a thief's hash", own)
         .await

@@ -19,8 +19,10 @@ use sqlx::PgPool;
 use tm_shared::accounts;
 use tm_shared::config::{ConfigError, load_db};
 use tm_shared::models::Role;
+use tm_shared::models::audit::{Audit, AuditVia};
 use tm_shared::models::key::{KeySecret, KeySecretShown, MintedKey, NewKey};
 use tm_shared::store;
+use tm_shared::store::users::Changer;
 
 pub use custom_resource::CustomResourceRequest;
 
@@ -155,9 +157,15 @@ impl Admin {
             Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
             Command::UserCreate { username, role } => {
                 let password = accounts::generated_password();
-                let user = accounts::create(self.db()?, &username, role, password.clone(), None)
-                    .await
-                    .map_err(err)?;
+                let user = accounts::create(
+                    self.db()?,
+                    &username,
+                    role,
+                    password.clone(),
+                    Changer::operator(AuditVia::Admin),
+                )
+                .await
+                .map_err(err)?;
                 Ok(json!({
                     "username": user.username,
                     "role": user.role,
@@ -166,7 +174,7 @@ impl Admin {
             }
             Command::UserSetPassword { username } => {
                 let password = accounts::generated_password();
-                accounts::set_password(self.db()?, &username, password.clone())
+                accounts::set_password(self.db()?, &username, password.clone(), AuditVia::Admin)
                     .await
                     .map_err(err)?;
                 Ok(json!({
@@ -175,19 +183,19 @@ impl Admin {
                 }))
             }
             Command::UserSetRole { username, role } => {
-                accounts::set_role(self.db()?, &username, role)
+                accounts::set_role(self.db()?, &username, role, AuditVia::Admin)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "role": role }))
             }
             Command::UserDeactivate { username } => {
-                accounts::set_active(self.db()?, &username, false)
+                accounts::set_active(self.db()?, &username, false, AuditVia::Admin)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "is_active": false }))
             }
             Command::UserActivate { username } => {
-                accounts::set_active(self.db()?, &username, true)
+                accounts::set_active(self.db()?, &username, true, AuditVia::Admin)
                     .await
                     .map_err(err)?;
                 Ok(json!({ "username": username, "is_active": true }))
@@ -210,9 +218,14 @@ impl Admin {
                 let key = NewKey::from_parts(&name, &source)
                     .map_err(|e| AdminError(format!("invalid key: {:?}", e.as_map())))?;
                 let secret = KeySecret::generate();
-                let stored = store::keys::create(self.db()?, &key, &secret, None)
-                    .await
-                    .map_err(|e| AdminError(format!("minting the key: {e}")))?;
+                let stored = store::keys::create(
+                    self.db()?,
+                    &key,
+                    &secret,
+                    &Audit::operator(AuditVia::Admin),
+                )
+                .await
+                .map_err(|e| AdminError(format!("minting the key: {e}")))?;
                 let minted = MintedKey {
                     key: stored,
                     secret: KeySecretShown(secret.expose()),
@@ -232,7 +245,7 @@ impl Admin {
                 Ok(json!({ "keys": keys }))
             }
             Command::KeyRevoke { id } => {
-                let key = store::keys::revoke(self.db()?, id)
+                let key = store::keys::revoke(self.db()?, id, &Audit::operator(AuditVia::Admin))
                     .await
                     .map_err(|e| AdminError(format!("revoking the key: {e}")))?
                     .ok_or_else(|| AdminError(format!("no key {id}")))?;

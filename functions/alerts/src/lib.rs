@@ -213,7 +213,9 @@ async fn update(
 ) -> Result<Response, ApiError> {
     let update = AlertUpdate::parse(&body)?;
     let change = triage::change(&state.db, update).await?;
-    let updated = store::triage::update(&state.db, id, &change, admin.0.id, |version| {
+    let audit = admin.0.audit();
+    let by = (admin.0.id, &audit);
+    let updated = store::triage::update(&state.db, id, &change, by, |version| {
         if_match.allows(version)
     })
     .await?;
@@ -243,7 +245,17 @@ async fn bulk(
     let request = BulkRequest::parse(&body)?;
     let db = &state.db;
     let change = triage::bulk_change(db, &request).await?;
-    let by = admin.0.id;
+    let audit = admin.0.audit();
+    // The audit row records the request as it was asked (the filter as
+    // given, not as resolved), less `dry_run`, which a write is not.
+    let mut asked = body.clone();
+    asked.remove("dry_run");
+    let asked = serde_json::Value::Object(asked);
+    let by = store::bulk::Author {
+        user: admin.0.id,
+        audit: &audit,
+        request: &asked,
+    };
     let answer = match request.target {
         Target::Ids(ids) if request.dry_run => {
             json!({"matched": store::bulk::count_ids(db, &ids).await?})
@@ -337,7 +349,8 @@ async fn comment(
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     let new = NewComment::parse(&body)?;
-    let comment = store::timeline::comment(&state.db, id, admin.0.id, new.body.as_str())
+    let audit = admin.0.audit();
+    let comment = store::timeline::comment(&state.db, id, (admin.0.id, &audit), new.body.as_str())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok((StatusCode::CREATED, Json(comment)))

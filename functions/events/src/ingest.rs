@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use tm_shared::auth::Sender;
 use tm_shared::http::body::{MAX_BODY_BYTES, RawJson};
 use tm_shared::http::idempotency::{self, Claimed, IdempotencyKey, Start};
-use tm_shared::models::event::{Incoming, Poster, Source};
+use tm_shared::models::audit::Audit;
+use tm_shared::models::event::{Incoming, Source};
 use tm_shared::models::fields::{FieldErrors, REQUIRED, UNKNOWN_FIELD};
 use tm_shared::store::events::Prepared;
 use tm_shared::{ApiError, AppState, ingest, store};
@@ -83,7 +84,7 @@ async fn ingest(
         Start::Replay(response) => return Ok(response),
         Start::Run(claimed) => claimed,
     };
-    let result = record(state, claimed.as_ref(), events, sender.poster(), shape).await;
+    let result = record(state, claimed.as_ref(), events, &sender.audit(), shape).await;
     settle(state, result, claimed).await
 }
 
@@ -107,7 +108,7 @@ async fn record(
     state: &AppState,
     claim: Option<&Claimed>,
     events: Vec<Incoming>,
-    by: Poster,
+    by: &Audit,
     shape: Shape,
 ) -> Result<Response, ApiError> {
     let items = ingest::prepare(&state.silences, &state.db, events).await?;
@@ -150,7 +151,7 @@ async fn write(
     state: &AppState,
     claim: Option<&Claimed>,
     items: &[Prepared],
-    by: Poster,
+    by: &Audit,
     shape: Shape,
 ) -> Result<Response, Failed> {
     let Some(claim) = claim else {

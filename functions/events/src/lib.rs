@@ -151,7 +151,7 @@ async fn apply(
     changes: EventChanges,
     admin: &AdminUser,
 ) -> Result<Json<Event>, ApiError> {
-    let event = store::events::update(&state.db, id, &changes, admin.0.id)
+    let event = store::events::update(&state.db, id, &changes, &admin.0.audit())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(event))
@@ -159,10 +159,10 @@ async fn apply(
 
 async fn delete(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    if store::events::delete(&state.db, id).await? {
+    if store::events::delete(&state.db, id, &admin.0.audit()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

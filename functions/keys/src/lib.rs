@@ -85,7 +85,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<MintedKey>), ApiError> {
     let key = NewKey::parse(&body)?;
     let secret = KeySecret::generate();
-    let stored = store::keys::create(&state.db, &key, &secret, Some(admin.0.id)).await?;
+    let stored = store::keys::create(&state.db, &key, &secret, &admin.0.audit()).await?;
     let minted = MintedKey {
         key: stored,
         secret: KeySecretShown(secret.expose()),
@@ -106,10 +106,10 @@ async fn read(
 
 async fn revoke(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    store::keys::revoke(&state.db, id)
+    store::keys::revoke(&state.db, id, &admin.0.audit())
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(StatusCode::NO_CONTENT)

@@ -87,7 +87,8 @@ async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     let silence = NewSilence::parse(&body, OffsetDateTime::now_utc())?;
-    let stored = store::silences::create(&state.db, &silence, admin.0.id).await?;
+    let stored =
+        store::silences::create(&state.db, &silence, (admin.0.id, &admin.0.audit())).await?;
     state.silences.invalidate().await;
     Ok((StatusCode::CREATED, Json(stored)))
 }
@@ -105,10 +106,10 @@ async fn read(
 
 async fn end(
     State(state): State<AppState>,
-    _: AdminUser,
+    admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    store::silences::end(&state.db, id)
+    store::silences::end(&state.db, id, &admin.0.audit())
         .await?
         .ok_or(ApiError::NotFound)?;
     state.silences.invalidate().await;

@@ -8,6 +8,7 @@ use tm_shared::auth::jwt::TokenType;
 use tm_shared::auth::password;
 use tm_shared::http::body::JsonObject;
 use tm_shared::http::client::ClientAddress;
+use tm_shared::models::audit::{Audit, AuditAction};
 use tm_shared::models::fields::TextRule;
 use tm_shared::models::session::{SessionEnd, USER_AGENT_MAX_CHARS};
 use tm_shared::models::user::{Password, USERNAME_MAX_CHARS};
@@ -126,7 +127,12 @@ async fn obtain(
     let attempt = throttle::attempt(&state.db, &address, &username, &state.throttle).await?;
     if let Some(wait) = attempt.wait {
         tracing::warn!(client = address.as_str(), "sign-in refused: throttled");
-        return Err(ApiError::Throttled(throttle::retry_after_seconds(wait)));
+        let retry_after = throttle::retry_after_seconds(wait);
+        let detail = tm_shared::serde_json::json!({ "retry_after": retry_after });
+        let action = AuditAction::SignInLockedOut;
+        let audit = Audit::anonymous(client);
+        store::audit::sign_in_refused(&state.db, action, &username, &audit, detail).await?;
+        return Err(ApiError::Throttled(retry_after));
     }
 
     let user = store::users::credentials(&state.db, &username).await?;
@@ -139,6 +145,10 @@ async fn obtain(
             client = address.as_str(),
             "sign-in refused: bad credentials"
         );
+        let action = AuditAction::SignInFailed;
+        let detail = tm_shared::serde_json::json!({});
+        let audit = Audit::anonymous(client);
+        store::audit::sign_in_refused(&state.db, action, &username, &audit, detail).await?;
         return Err(ApiError::InvalidCredentials);
     };
     throttle::succeeded(&state.db, &address, &username, &attempt).await?;
@@ -148,7 +158,7 @@ async fn obtain(
         user.id,
         user.session_epoch,
         state.sessions,
-        client.map(|_| address.as_str()),
+        client,
         user_agent(&headers).as_deref(),
     )
     .await?;
@@ -169,6 +179,7 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
 
 async fn refresh(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonObject(body): JsonObject,
 ) -> Result<Json<TokenPair>, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
@@ -180,7 +191,7 @@ async fn refresh(
             // tells of a second holder: its owner came back late.
             if let Ok(expired) = state.jwt.verify_expired(token.as_str(), TokenType::Refresh)
                 && let Some(session) = expired.sid
-                && store::sessions::end_if_spent(&state.db, session, &expired.jti).await?
+                && store::sessions::end_if_spent(&state.db, session, &expired.jti, client).await?
             {
                 tracing::warn!(
                     session,
@@ -192,7 +203,8 @@ async fn refresh(
     };
     let session = claims.session_id()?;
     let rotation =
-        store::sessions::rotate(&state.db, session, &claims.jti, state.sessions.idle).await?;
+        store::sessions::rotate(&state.db, session, &claims.jti, state.sessions.idle, client)
+            .await?;
     match rotation {
         // The new access token carries the role the user has now.
         Rotation::Rotated {
@@ -216,10 +228,12 @@ async fn refresh(
 
 async fn revoke(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     JsonObject(body): JsonObject,
 ) -> Result<StatusCode, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
     let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
-    store::sessions::end(&state.db, claims.session_id()?, SessionEnd::Logout).await?;
+    let session = claims.session_id()?;
+    store::sessions::end(&state.db, session, SessionEnd::Logout, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

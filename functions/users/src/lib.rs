@@ -16,13 +16,15 @@ use tm_shared::http::client::ClientAddress;
 use tm_shared::http::cursor::Position;
 use tm_shared::http::pagination::{Lister, RequestUrl};
 use tm_shared::http::path::ResourceId;
+use tm_shared::models::audit::AuditAction;
 use tm_shared::models::session::Session;
 use tm_shared::models::user::{
     CreatedUser, NewUser, PasswordChange, ResetPassword, ShownPassword, User, UserChanges,
     UserSummary,
 };
+use tm_shared::serde_json::json;
 use tm_shared::store::throttle::{self, ThrottleAddress};
-use tm_shared::store::users::{Caller, Changes, PasswordOrigin};
+use tm_shared::store::users::{Caller, Changer, Changes, PasswordOrigin};
 use tm_shared::{ApiError, AppState, FieldErrors, finish_router, store};
 
 const LIST: &str = "/api/users/";
@@ -150,11 +152,15 @@ async fn list(
 }
 
 /// The admin asking, for the change to check again when it is made.
-fn caller(admin: &AdminUser) -> Option<Caller> {
-    Some(Caller {
-        id: admin.0.id,
-        session: admin.0.session,
-    })
+/// The admin making an account change, rechecked in its transaction.
+fn caller(admin: &AdminUser) -> Changer {
+    Changer {
+        caller: Some(Caller {
+            id: admin.0.id,
+            session: admin.0.session,
+        }),
+        audit: admin.0.audit(),
+    }
 }
 
 async fn create(
@@ -276,7 +282,12 @@ async fn change_password(
             client = address.as_str(),
             "password change refused: throttled"
         );
-        return Err(ApiError::Throttled(throttle::retry_after_seconds(wait)));
+        let retry_after = throttle::retry_after_seconds(wait);
+        let detail = json!({"during": "password_change", "retry_after": retry_after});
+        let action = AuditAction::SignInLockedOut;
+        store::audit::sign_in_refused(&state.db, action, &me.username, &caller.audit(), detail)
+            .await?;
+        return Err(ApiError::Throttled(retry_after));
     }
     let stored = store::users::credentials(&state.db, &me.username)
         .await?
@@ -286,12 +297,17 @@ async fn change_password(
     let change = PasswordOrigin::Own {
         session: caller.session,
         epoch: stored.session_epoch,
+        audit: caller.audit(),
     };
     if !password::verify(current, Some(stored.password_hash)).await? {
         tracing::info!(
             client = address.as_str(),
             "password change refused: wrong current password"
         );
+        let detail = json!({"during": "password_change"});
+        let action = AuditAction::SignInFailed;
+        store::audit::sign_in_refused(&state.db, action, &me.username, &caller.audit(), detail)
+            .await?;
         return Err(field_error(
             "current",
             "The current password is not correct.",
@@ -369,7 +385,7 @@ async fn end_session(
     user: AuthUser,
     ResourceId(id): ResourceId,
 ) -> Result<StatusCode, ApiError> {
-    if store::sessions::end_own(&state.db, user.id, id).await? {
+    if store::sessions::end_own(&state.db, user.id, id, user.address).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

@@ -7,9 +7,14 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use std::net::IpAddr;
+
 use crate::error::ApiError;
 use crate::http::access_log::UserSlot;
+use crate::http::client::ClientAddress;
 use crate::models::Role;
+use crate::models::audit::Audit;
+use crate::models::event::Poster;
 use crate::models::event::Source;
 use crate::models::key::{KeyPrincipal, KeySecret};
 use crate::state::AppState;
@@ -25,9 +30,16 @@ pub struct AuthUser {
     pub role: Role,
     /// The sign-in session the token belongs to, live when checked.
     pub session: i64,
+    /// Where the request came from, for the audit log.
+    pub address: Option<IpAddr>,
 }
 
 impl AuthUser {
+    /// This user's writes, as the audit log records them.
+    pub fn audit(&self) -> Audit {
+        Audit::api(Poster::User(self.id), self.address)
+    }
+
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
         if self.role == role {
             Ok(())
@@ -94,7 +106,13 @@ async fn token_user(parts: &Parts, state: &AppState, token: &str) -> Result<Auth
     if let Some(slot) = parts.extensions.get::<UserSlot>() {
         slot.set(id);
     }
-    Ok(AuthUser { id, role, session })
+    let address = client_address(parts, state);
+    Ok(AuthUser {
+        id,
+        role,
+        session,
+        address,
+    })
 }
 
 /// The bearer token of the `Authorization` header. A header with another
@@ -134,11 +152,17 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// Who may record events: an admin, or an ingest key (bound to its source).
+/// The request's client address, as the sign-in throttle reads it.
+fn client_address(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+    ClientAddress::of(parts, &state.http.trusted_proxies).0
+}
+
+/// Who may record events: an admin, or an ingest key (bound to its source)
+/// and the address it sent from.
 #[derive(Debug, Clone)]
 pub enum Sender {
     Admin(AuthUser),
-    Key(KeyPrincipal),
+    Key(KeyPrincipal, Option<IpAddr>),
 }
 
 impl Sender {
@@ -146,16 +170,15 @@ impl Sender {
     pub fn principal(&self) -> String {
         match self {
             Self::Admin(user) => format!("user:{}", user.id),
-            Self::Key(key) => format!("key:{}", key.id),
+            Self::Key(key, _) => format!("key:{}", key.id),
         }
     }
 
-    /// Who the events are recorded as posted by.
-    pub fn poster(&self) -> crate::models::event::Poster {
-        use crate::models::event::Poster;
+    /// Who the events are recorded as posted by, and from where.
+    pub fn audit(&self) -> Audit {
         match self {
-            Self::Admin(user) => Poster::User(user.id),
-            Self::Key(key) => Poster::Key(key.id),
+            Self::Admin(user) => user.audit(),
+            Self::Key(key, address) => Audit::api(Poster::Key(key.id), *address),
         }
     }
 
@@ -163,7 +186,7 @@ impl Sender {
     pub fn bound_source(&self) -> Option<&Source> {
         match self {
             Self::Admin(_) => None,
-            Self::Key(key) => Some(&key.source),
+            Self::Key(key, _) => Some(&key.source),
         }
     }
 }
@@ -181,7 +204,10 @@ impl FromRequestParts<AppState> for Sender {
                 user.require(Role::Admin)?;
                 Ok(Self::Admin(user))
             }
-            Credential::Key(secret) => key_principal(parts, state, &secret).await.map(Self::Key),
+            Credential::Key(secret) => {
+                let key = key_principal(parts, state, &secret).await?;
+                Ok(Self::Key(key, client_address(parts, state)))
+            }
         }
     }
 }

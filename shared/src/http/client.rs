@@ -30,15 +30,20 @@ impl FromRequestParts<AppState> for ClientAddress {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts, &state.http.trusted_proxies))
+    }
+}
+
+impl ClientAddress {
+    /// The address of the request `parts` belong to.
+    pub fn of(parts: &Parts, trusted_proxies: &[IpNet]) -> Self {
         let peer = parts.extensions.get::<SourceIp>().map(|s| s.0).or_else(|| {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0.ip())
         });
-        Ok(Self(peer.map(|peer| {
-            through_proxies(peer, &parts.headers, &state.http.trusted_proxies)
-        })))
+        Self(peer.map(|peer| through_proxies(peer, &parts.headers, trusted_proxies)))
     }
 }
 

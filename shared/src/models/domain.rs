@@ -4,8 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 /// A wire spelling that is not one of the enum's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownValue(pub String);
@@ -47,20 +45,20 @@ macro_rules! wire_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownValue;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::models::domain::UnknownValue;
 
             /// Exact, case-sensitive match on the wire spelling.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($wire => Ok(Self::$variant),)+
-                    _ => Err(UnknownValue(s.to_owned())),
+                    _ => Err($crate::models::domain::UnknownValue(s.to_owned())),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
@@ -82,13 +80,13 @@ macro_rules! wire_enum {
             }
         }
 
-        impl Choice for $name {}
+        impl $crate::models::domain::Choice for $name {}
 
         impl $crate::models::fields::BodyField for $name {
             fn from_json(value: &$crate::serde_json::Value) -> Result<Self, String> {
                 $crate::models::fields::json_str(value)?
                     .parse()
-                    .map_err(|e: UnknownValue| e.message())
+                    .map_err(|e: $crate::models::domain::UnknownValue| e.message())
             }
 
             #[cfg(feature = "openapi")]
@@ -99,20 +97,22 @@ macro_rules! wire_enum {
             }
         }
 
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let raw = String::deserialize(deserializer)?;
-                raw.parse().map_err(|e: UnknownValue| serde::de::Error::custom(e.message()))
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let raw = <String as ::serde::Deserialize>::deserialize(deserializer)?;
+                raw.parse().map_err(|e: $crate::models::domain::UnknownValue| <D::Error as ::serde::de::Error>::custom(e.message()))
             }
         }
     };
 }
+
+pub(crate) use wire_enum;
 
 wire_enum!(
     /// How bad an event is. Ordered: `High` and `Critical` raise alerts.

@@ -1,6 +1,7 @@
 //! Domain types: the enums every value is parsed into, and the resources.
 
 pub mod alert;
+pub mod audit;
 pub mod bulk;
 pub mod domain;
 pub mod event;

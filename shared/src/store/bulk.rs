@@ -10,6 +10,7 @@ use super::Sql;
 use super::alerts;
 use super::triage::{Change, Plan};
 use crate::models::alert::AlertFilter;
+use crate::models::audit::Audit;
 use crate::models::bulk::{BulkOutcome, FilterResult, IdResult, MAX_PER_CALL};
 use crate::models::{AlertStatus, TimelineKind};
 
@@ -17,6 +18,16 @@ use crate::models::{AlertStatus, TimelineKind};
 /// Lambda's timeout, and under the changes feed's settling time (see
 /// `alerts::FEED_SETTLE_SECONDS`), so the feed skips none of its changes.
 const STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '4s'";
+
+/// Who makes a bulk change: the user, where from, and the request as the
+/// audit row records it (its `set`, `comment`, and `ids` or `filter`); the
+/// row adds the ids it `updated`.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    pub user: i64,
+    pub audit: &'a Audit,
+    pub request: &'a serde_json::Value,
+}
 
 /// An alert as locked for a change.
 #[derive(Debug, sqlx::FromRow)]
@@ -41,7 +52,7 @@ pub async fn by_ids(
     db: &PgPool,
     ids: &[i64],
     change: &Change,
-    by: i64,
+    by: Author<'_>,
 ) -> sqlx::Result<Vec<IdResult>> {
     let mut tx = db.begin().await?;
     sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
@@ -106,7 +117,7 @@ pub async fn by_filter(
     db: &PgPool,
     filter: &AlertFilter,
     change: &Change,
-    by: i64,
+    by: Author<'_>,
 ) -> sqlx::Result<FilterResult> {
     let mut tx = db.begin().await?;
     sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
@@ -158,7 +169,7 @@ async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     locked: &[Locked],
     change: &Change,
-    by: i64,
+    by: Author<'_>,
 ) -> sqlx::Result<Vec<BulkOutcome>> {
     let reopening: Vec<i64> = locked
         .iter()
@@ -182,7 +193,7 @@ async fn apply(
     let mut rows = Rows::default();
     let mut outcomes = Vec::with_capacity(locked.len());
     for alert in locked {
-        let Ok(plan) = Plan::new(change, alert.status, alert.assignee_id, by) else {
+        let Ok(plan) = Plan::new(change, alert.status, alert.assignee_id, by.user) else {
             outcomes.push(BulkOutcome::Conflict);
             continue;
         };
@@ -264,7 +275,7 @@ impl Rows {
         self,
         tx: &mut Transaction<'_, Postgres>,
         comment: Option<&str>,
-        by: i64,
+        by: Author<'_>,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "WITH v AS ( \
@@ -281,7 +292,7 @@ impl Rows {
                  SELECT id, $5, $6 FROM unnest($7::bigint[]) AS t(id) WHERE $6::text IS NOT NULL \
                  ORDER BY id \
                  RETURNING id, alert_id \
-             ) \
+             ), t AS ( \
              INSERT INTO alert_timeline \
                  (alert_id, kind, actor_user, from_status, to_status, from_assignee, to_assignee, \
                   comment_id) \
@@ -292,13 +303,21 @@ impl Rows {
                   WITH ORDINALITY AS e(alert_id, kind, from_status, to_status, from_assignee, \
                                        to_assignee, with_comment, n) \
              LEFT JOIN c ON c.alert_id = e.alert_id \
-             ORDER BY e.n",
+             ORDER BY e.n \
+             RETURNING 1 \
+             ), audited AS ( \
+                 INSERT INTO audit_log \
+                     (actor_user, via, address, action, target_type, detail) \
+                 VALUES ($5, $15, $16::inet, 'alert.bulk_updated', 'alert', \
+                         $17::jsonb || jsonb_build_object('updated', to_jsonb($1::bigint[]))) \
+             ) \
+             SELECT count(*) FROM t",
         )
         .bind(&self.changed)
         .bind(self.status)
         .bind(self.assign)
         .bind(self.assignee)
-        .bind(by)
+        .bind(by.user)
         .bind(comment)
         .bind(&self.changed)
         .bind(self.entry_alert)
@@ -308,6 +327,9 @@ impl Rows {
         .bind(self.from_assignee)
         .bind(self.to_assignee)
         .bind(self.with_comment)
+        .bind(by.audit.via)
+        .bind(super::audit::inet(by.audit.address))
+        .bind(sqlx::types::Json(by.request))
         .execute(&mut **tx)
         .await?;
         Ok(())

@@ -7,8 +7,10 @@
 
 use sqlx::{PgExecutor, PgPool};
 
+use super::audit::Entry;
 use super::{Order, Sql, Statement, Window};
-use crate::models::event::{Event, EventChanges, EventFilter, Incoming, Ingested, Poster};
+use crate::models::audit::{Audit, AuditAction, AuditTarget};
+use crate::models::event::{Event, EventChanges, EventFilter, Incoming, Ingested};
 
 /// The columns of `Event`, from `events e` and the alert `a` it raised. An
 /// event attached to another's alert names it in `alert_id`. A macro so
@@ -150,7 +152,7 @@ pub struct Prepared {
 ///
 /// The same statement writes the timeline: each new alert's `created`
 /// entry, then an `occurrence` for each event attached, by `by`.
-fn batch_sql(items: &[Prepared], by: Poster, show: bool) -> Sql {
+fn batch_sql(items: &[Prepared], by: &Audit, show: bool) -> Sql {
     let mut columns = Columns::default();
     for Prepared { event, silence } in items {
         columns.source.push(event.source.as_str().to_owned());
@@ -229,16 +231,50 @@ fn batch_sql(items: &[Prepared], by: Poster, show: bool) -> Sql {
                     CASE WHEN m.alert_event = m.id THEN m.alert_severity END \
              FROM matched m, poster p WHERE m.alert IS NOT NULL \
              ORDER BY m.alert_event <> m.id, m.n \
-         ) \
-         SELECT m.id, m.alert, \
+         ), audited AS ( \
+             INSERT INTO audit_log \
+                 (actor_user, actor_key, via, address, action, target_type, target_id, detail) \
+             SELECT ",
+        );
+    super::audit::push_author(&mut sql, by);
+    sql.push(BATCH_AUDIT).push(
+        "SELECT m.id, m.alert, \
              (CASE WHEN m.silence_id IS NOT NULL THEN 'suppressed' \
                    WHEN m.alert IS NULL THEN 'none' \
                    WHEN m.alert_event = m.id THEN 'raised' \
                    ELSE 'deduplicated' END)::ingest_outcome AS outcome, \
              m.silence_id AS silence \
          FROM matched m ORDER BY m.n",
-        );
+    );
     sql
+}
+
+/// The rest of a batch's audit row, after its author: one row for the
+/// batch, with how many events it stored, their ids in order, and what
+/// became of them.
+const BATCH_AUDIT: &str = ", 'event.batch_created', 'event', NULL, jsonb_build_object( \
+         'count', count(*), 'ids', jsonb_agg(m.id ORDER BY m.n), \
+         'raised', count(*) FILTER (WHERE m.alert_event = m.id), \
+         'deduplicated', count(*) FILTER (WHERE m.alert IS NOT NULL AND m.alert_event <> m.id), \
+         'suppressed', count(*) FILTER (WHERE m.silence_id IS NOT NULL)) \
+     FROM matched m \
+ ) ";
+
+/// A single event's audit row, in its statement: what the event is, by
+/// whom (the description is in the event; its changes are audited whole).
+fn push_created_audit(sql: &mut Sql, by: &Audit) {
+    sql.push(
+        ", audited AS ( \
+             INSERT INTO audit_log \
+                 (actor_user, actor_key, via, address, action, target_type, target_id, detail) \
+             SELECT ",
+    );
+    super::audit::push_author(sql, by);
+    sql.push(
+        ", 'event.created', 'event', e.id, jsonb_build_object('source', e.source, \
+             'event_type', e.event_type, 'severity', e.severity, 'dedup_key', e.dedup_key) FROM e \
+         )",
+    );
 }
 
 /// The columns of `Event` for the one event a statement wrote, `e`.
@@ -253,7 +289,7 @@ macro_rules! written_event {
 /// statement when it raises one (as before deduplication); and with a dedup
 /// key, the batch's upsert for one row (its id drawn first, so the alert can
 /// name it).
-fn create_sql(item: &Prepared, by: Poster, show: bool) -> Sql {
+fn create_sql(item: &Prepared, by: &Audit, show: bool) -> Sql {
     let Prepared { event, silence } = item;
     let Incoming {
         source,
@@ -338,13 +374,8 @@ fn create_sql(item: &Prepared, by: Poster, show: bool) -> Sql {
     sql.push("::bigint, ");
     push_poster(&mut sql, by);
     match (raises, dedup_key) {
-        (false, _) => sql.push(format_args!(
-            ") RETURNING * ) SELECT {}, NULL::bigint AS alert, \
-             (CASE WHEN e.silence_id IS NULL THEN 'none' ELSE 'suppressed' END)::ingest_outcome \
-             AS outcome, e.silence_id AS silence FROM e",
-            written_event!()
-        )),
-        (true, None) => sql.push(format_args!(
+        (false, _) => sql.push(") RETURNING * )"),
+        (true, None) => sql.push(
             ") RETURNING * ), a AS ( \
                  INSERT INTO alerts (event_id, severity, occurrences, first_seen, last_seen, version) \
                  SELECT id, severity, 1, now(), now(), 1 FROM e RETURNING id \
@@ -352,13 +383,25 @@ fn create_sql(item: &Prepared, by: Poster, show: bool) -> Sql {
                  INSERT INTO alert_timeline \
                      (alert_id, kind, actor_user, actor_key, event_id, to_status, to_severity) \
                  SELECT a.id, 'created', e.created_by, e.key_id, e.id, 'Open', e.severity FROM e, a \
-             ) SELECT {}, a.id AS alert, 'raised'::ingest_outcome AS outcome, \
+             )",
+        ),
+        (true, Some(_)) => sql.push(" FROM i RETURNING * )"),
+    };
+    push_created_audit(&mut sql, by);
+    match (raises, dedup_key) {
+        (false, _) => sql.push(format_args!(
+            " SELECT {}, NULL::bigint AS alert, \
+             (CASE WHEN e.silence_id IS NULL THEN 'none' ELSE 'suppressed' END)::ingest_outcome \
+             AS outcome, e.silence_id AS silence FROM e",
+            written_event!()
+        )),
+        (true, None) => sql.push(format_args!(
+            " SELECT {}, a.id AS alert, 'raised'::ingest_outcome AS outcome, \
                NULL::bigint AS silence FROM e, a",
             written_event!()
         )),
         (true, Some(_)) => sql.push(format_args!(
-            " FROM i RETURNING * \
-             ) SELECT {}, a.id AS alert, \
+            " SELECT {}, a.id AS alert, \
                (CASE WHEN a.event_id = e.id THEN 'raised' ELSE 'deduplicated' END)::ingest_outcome \
                AS outcome, NULL::bigint AS silence FROM e, a",
             written_event!()
@@ -370,7 +413,7 @@ fn create_sql(item: &Prepared, by: Poster, show: bool) -> Sql {
 /// The poster as two values, `created_by` and `key_id`: the id bound, the
 /// other written as NULL (pgbench, which runs these statements for the
 /// benchmark, cannot pass a NULL).
-fn push_poster(sql: &mut Sql, by: Poster) {
+fn push_poster(sql: &mut Sql, by: &Audit) {
     let push = |sql: &mut Sql, id: Option<i64>| {
         match id {
             Some(id) => sql.bind(id),
@@ -396,7 +439,7 @@ struct Columns {
 }
 
 /// Records one event: what `POST /api/events/` answers.
-pub async fn create(db: impl PgExecutor<'_>, item: Prepared, by: Poster) -> sqlx::Result<Event> {
+pub async fn create(db: impl PgExecutor<'_>, item: Prepared, by: &Audit) -> sqlx::Result<Event> {
     create_sql(&item, by, false)
         .qb
         .build_query_as()
@@ -408,7 +451,7 @@ pub async fn create(db: impl PgExecutor<'_>, item: Prepared, by: Poster) -> sqlx
 pub async fn create_batch(
     db: impl PgExecutor<'_>,
     items: &[Prepared],
-    by: Poster,
+    by: &Audit,
 ) -> sqlx::Result<Vec<Ingested>> {
     let rows: Vec<(i64, Option<i64>, crate::models::Outcome, Option<i64>)> =
         batch_sql(items, by, false)
@@ -428,12 +471,12 @@ pub async fn create_batch(
 }
 
 /// What recording one event runs.
-pub fn create_statements(item: Prepared, by: Poster) -> Vec<Statement> {
+pub fn create_statements(item: Prepared, by: &Audit) -> Vec<Statement> {
     vec![create_sql(&item, by, true).statement("create")]
 }
 
 /// What recording a batch runs.
-pub fn batch_statements(items: &[Prepared], by: Poster) -> Vec<Statement> {
+pub fn batch_statements(items: &[Prepared], by: &Audit) -> Vec<Statement> {
     vec![batch_sql(items, by, true).statement("batch")]
 }
 
@@ -448,14 +491,15 @@ pub fn batch_statements(items: &[Prepared], by: Poster) -> Vec<Statement> {
 /// takes its snapshot after any concurrent writer to this event committed,
 /// so it sees the alert such a writer raised and keeps its severity in step.
 ///
-/// The change is user `by`'s: the actor of the alert's `created` entry, and
-/// (through `tm.actor`, which the alerts' update trigger reads) of its
-/// `severity_changed` one.
+/// The change is `by`'s (a user): the actor of the alert's `created` entry,
+/// of its `severity_changed` one (through `tm.actor`, which the alerts'
+/// update trigger reads), and of the audit row, which holds the event
+/// before and after.
 pub async fn update(
     db: &PgPool,
     id: i64,
     changes: &EventChanges,
-    by: i64,
+    by: &Audit,
 ) -> sqlx::Result<Option<Event>> {
     let EventChanges {
         source,
@@ -463,18 +507,20 @@ pub async fn update(
         severity,
         description,
     } = changes;
+    let (user, _) = by.columns();
     let mut tx = db.begin().await?;
     let exists: Option<i32> = sqlx::query_scalar(
         "SELECT 1 FROM events, set_config('tm.actor', $2, true) \
          WHERE id = $1 FOR NO KEY UPDATE OF events",
     )
     .bind(id)
-    .bind(format!("user:{by}"))
+    .bind(user.map(|u| format!("user:{u}")).unwrap_or_default())
     .fetch_optional(&mut *tx)
     .await?;
     if exists.is_none() {
         return Ok(None);
     }
+    let before: Event = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
     sqlx::query(
         "WITH e AS ( \
              UPDATE events SET \
@@ -503,20 +549,46 @@ pub async fn update(
     .bind(event_type)
     .bind(severity)
     .bind(description.as_ref().map(|d| d.as_str()))
-    .bind(by)
+    .bind(user)
     .execute(&mut *tx)
     .await?;
     // A statement of its own: its snapshot sees the alert the one above raised.
-    let event = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
+    let event: Event = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
+    let detail = serde_json::json!({"before": before, "after": event});
+    let entry = Entry::new(
+        AuditAction::EventUpdated,
+        AuditTarget::Event,
+        Some(id),
+        detail,
+    );
+    super::audit::record(&mut *tx, by, entry).await?;
     tx.commit().await?;
     Ok(Some(event))
 }
 
-/// Deletes an event and, by cascade, its alert. `false` if there was none.
-pub async fn delete(db: &PgPool, id: i64) -> sqlx::Result<bool> {
-    let result = sqlx::query("DELETE FROM events WHERE id = $1")
+/// Deletes an event and, by cascade, its alert, recording what the event
+/// said. `false` if there was none.
+pub async fn delete(db: &PgPool, id: i64, by: &Audit) -> sqlx::Result<bool> {
+    let mut tx = db.begin().await?;
+    let locked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM events WHERE id = $1 FOR UPDATE")
         .bind(id)
-        .execute(db)
+        .fetch_optional(&mut *tx)
         .await?;
-    Ok(result.rows_affected() > 0)
+    if locked.is_none() {
+        return Ok(false);
+    }
+    let event: Event = sqlx::query_as(GET).bind(id).fetch_one(&mut *tx).await?;
+    sqlx::query("DELETE FROM events WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let entry = Entry::new(
+        AuditAction::EventDeleted,
+        AuditTarget::Event,
+        Some(id),
+        serde_json::json!({ "event": event }),
+    );
+    super::audit::record(&mut *tx, by, entry).await?;
+    tx.commit().await?;
+    Ok(true)
 }

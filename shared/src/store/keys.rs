@@ -1,8 +1,11 @@
 //! Ingest keys: minted and revoked by admins, checked on every request a
 //! sensor makes.
 
+use serde_json::json;
 use sqlx::PgPool;
 
+use super::audit::Entry;
+use crate::models::audit::{Audit, AuditAction, AuditTarget};
 use crate::models::event::Source;
 use crate::models::key::{IngestKey, KeyPrincipal, KeySecret, NewKey};
 
@@ -13,15 +16,17 @@ macro_rules! columns {
     };
 }
 
-/// Stores a new key's hash; the caller shows the secret once. `by` is the
-/// admin minting it, `None` for an operator.
+/// Stores a new key's hash, with its audit row; the caller shows the
+/// secret once. `by` is who mints it (an admin, or an operator's tool).
 pub async fn create(
     db: &PgPool,
     key: &NewKey,
     secret: &KeySecret,
-    by: Option<i64>,
+    by: &Audit,
 ) -> sqlx::Result<IngestKey> {
-    sqlx::query_as(concat!(
+    let (user, _) = by.columns();
+    let mut tx = db.begin().await?;
+    let stored: IngestKey = sqlx::query_as(concat!(
         "INSERT INTO ingest_keys (name, source, prefix, secret_hash, created_by) \
          VALUES ($1, $2, $3, $4, $5) RETURNING ",
         columns!()
@@ -30,9 +35,19 @@ pub async fn create(
     .bind(key.source.as_str())
     .bind(secret.prefix())
     .bind(secret.hash().as_slice())
-    .bind(by)
-    .fetch_one(db)
-    .await
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    let detail = json!({"name": stored.name, "source": stored.source, "prefix": stored.prefix});
+    let entry = Entry::new(
+        AuditAction::KeyCreated,
+        AuditTarget::Key,
+        Some(stored.id),
+        detail,
+    );
+    super::audit::record(&mut *tx, by, entry).await?;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 pub async fn count(db: &PgPool) -> sqlx::Result<i64> {
@@ -68,17 +83,33 @@ pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<IngestKey>> {
     .await
 }
 
-/// Revokes a key; revoking it again keeps the first time. `None` if there
-/// is no such key.
-pub async fn revoke(db: &PgPool, id: i64) -> sqlx::Result<Option<IngestKey>> {
-    sqlx::query_as(concat!(
+/// Revokes a key, with its audit row; revoking it again keeps the first
+/// time and writes no row. `None` if there is no such key.
+pub async fn revoke(db: &PgPool, id: i64, by: &Audit) -> sqlx::Result<Option<IngestKey>> {
+    let mut tx = db.begin().await?;
+    let was_live: Option<bool> =
+        sqlx::query_scalar("SELECT revoked_at IS NULL FROM ingest_keys WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(was_live) = was_live else {
+        return Ok(None);
+    };
+    let key: IngestKey = sqlx::query_as(concat!(
         "UPDATE ingest_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 \
          RETURNING ",
         columns!()
     ))
     .bind(id)
-    .fetch_optional(db)
-    .await
+    .fetch_one(&mut *tx)
+    .await?;
+    if was_live {
+        let detail = json!({"name": key.name, "source": key.source});
+        let entry = Entry::new(AuditAction::KeyRevoked, AuditTarget::Key, Some(id), detail);
+        super::audit::record(&mut *tx, by, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(key))
 }
 
 #[derive(sqlx::FromRow)]

@@ -3,6 +3,7 @@
 //! (`tmctl statements`), so the benchmark runs the very SQL the API runs.
 
 pub mod alerts;
+pub mod audit;
 pub mod bulk;
 pub mod events;
 pub mod idempotency;

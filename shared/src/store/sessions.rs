@@ -2,11 +2,13 @@
 //! by a sign-in, carried on by rotating refresh tokens, ended by logout, by
 //! a refresh token used twice or by a change to the account.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use sqlx::{PgExecutor, PgPool};
 
 use crate::models::Role;
+use crate::models::audit::AuditAction;
 use crate::models::session::{Session, SessionEnd};
 
 /// A session just started: its id and its first refresh token's jti.
@@ -27,29 +29,38 @@ pub struct Lifetimes {
 }
 
 /// Starts a session for `user_id`, whose `session_epoch` the sign-in read
-/// with the password hash as `epoch`.
+/// with the password hash as `epoch`, from `address`; the sign-in's audit
+/// row is written by the same statement.
 pub async fn start(
     db: &PgPool,
     user_id: i64,
     epoch: i32,
     lifetimes: Lifetimes,
-    client_address: Option<&str>,
+    address: Option<IpAddr>,
     user_agent: Option<&str>,
 ) -> sqlx::Result<Started> {
     let refresh_jti = crate::random::hex(16);
     let id = sqlx::query_scalar(
-        "INSERT INTO sessions \
-             (user_id, user_epoch, refresh_jti, expires_at, ends_by, client_address, user_agent) \
-         VALUES ($1, $2, $3, now() + make_interval(secs => least($4, $5)), \
-                 now() + make_interval(secs => $5), $6, $7) \
-         RETURNING id",
+        "WITH s AS ( \
+             INSERT INTO sessions \
+                 (user_id, user_epoch, refresh_jti, expires_at, ends_by, client_address, user_agent) \
+             VALUES ($1, $2, $3, now() + make_interval(secs => least($4, $5)), \
+                     now() + make_interval(secs => $5), $6, $7) \
+             RETURNING id, user_id \
+         ), audited AS ( \
+             INSERT INTO audit_log (actor_user, via, address, action, target_type, target_id, detail) \
+             SELECT user_id, 'api', $6::inet, 'sign_in.succeeded', 'user', user_id, \
+                    jsonb_build_object('session', id) \
+             FROM s \
+         ) \
+         SELECT id FROM s",
     )
     .bind(user_id)
     .bind(epoch)
     .bind(&refresh_jti)
     .bind(lifetimes.idle.as_secs_f64())
     .bind(lifetimes.max.as_secs_f64())
-    .bind(client_address)
+    .bind(super::audit::inet(address))
     .bind(user_agent)
     .fetch_one(db)
     .await?;
@@ -96,7 +107,13 @@ pub enum Rotation {
 /// Trades the refresh token `jti` of session `id` for a new one, under the
 /// session's row lock, so two refreshes racing with the same token cannot
 /// both succeed: the second finds the token rotated and ends the session.
-pub async fn rotate(db: &PgPool, id: i64, jti: &str, idle: Duration) -> sqlx::Result<Rotation> {
+pub async fn rotate(
+    db: &PgPool,
+    id: i64,
+    jti: &str,
+    idle: Duration,
+    address: Option<IpAddr>,
+) -> sqlx::Result<Rotation> {
     let mut tx = db.begin().await?;
     let found: Option<(i64, String, bool, Role, bool)> = sqlx::query_as(
         "SELECT s.user_id, s.refresh_jti, \
@@ -115,7 +132,7 @@ pub async fn rotate(db: &PgPool, id: i64, jti: &str, idle: Duration) -> sqlx::Re
         return Ok(Rotation::Over);
     }
     if newest != jti {
-        end(&mut *tx, id, SessionEnd::RefreshReused).await?;
+        end(&mut *tx, id, SessionEnd::RefreshReused, address).await?;
         tx.commit().await?;
         return Ok(Rotation::Reused);
     }
@@ -138,47 +155,113 @@ pub async fn rotate(db: &PgPool, id: i64, jti: &str, idle: Duration) -> sqlx::Re
     })
 }
 
-/// Ends session `id` if it is live; `false` if it was not (already ended,
-/// or none such).
-pub async fn end<'e>(db: impl PgExecutor<'e>, id: i64, why: SessionEnd) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE sessions SET ended_at = now(), ended_because = $2 \
-         WHERE id = $1 AND ended_at IS NULL",
+/// Ends session `id` if it is live, with its audit row: `session.ended`
+/// by its user, or for a reused refresh token `session.reuse_detected` by
+/// nobody known (whoever presented it may not be the user). `false` if it
+/// was not live (already ended, or none such). `address` is the request's.
+pub async fn end<'e>(
+    db: impl PgExecutor<'e>,
+    id: i64,
+    why: SessionEnd,
+    address: Option<IpAddr>,
+) -> sqlx::Result<bool> {
+    end_where(
+        db,
+        "s.id = $1 AND s.ended_at IS NULL",
+        (id, None),
+        why,
+        address,
     )
-    .bind(id)
-    .bind(why.as_str())
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
+}
+
+/// The statement every ending runs: the sessions `filter` picks (over
+/// `$1`, the session, and `$2`, a jti or a user), ended with their audit
+/// rows.
+async fn end_where<'e>(
+    db: impl PgExecutor<'e>,
+    filter: &'static str,
+    (id, other): (i64, Option<Other<'_>>),
+    why: SessionEnd,
+    address: Option<IpAddr>,
+) -> sqlx::Result<bool> {
+    let reused = why == SessionEnd::RefreshReused;
+    let action = if reused {
+        AuditAction::SessionReuseDetected
+    } else {
+        AuditAction::SessionEnded
+    };
+    let sql = format!(
+        "WITH ended AS ( \
+             UPDATE sessions s SET ended_at = now(), ended_because = $3 \
+             WHERE {filter} RETURNING s.id, s.user_id \
+         ), audited AS ( \
+             INSERT INTO audit_log (actor_user, via, address, action, target_type, target_id, detail) \
+             SELECT CASE WHEN $6 THEN NULL ELSE user_id END, 'api', $4::inet, $5, 'session', id, \
+                    jsonb_build_object('why', $3::text, 'user', user_id) \
+             FROM ended \
+         ) \
+         SELECT count(*) FROM ended"
+    );
+    // The filter is one of this module's constants; every value is bound.
+    let query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(id);
+    let query = match other {
+        None => query.bind(None::<i64>),
+        Some(Other::Jti(jti)) => query.bind(jti),
+        Some(Other::User(user)) => query.bind(user),
+    };
+    let ended: i64 = query
+        .bind(why.as_str())
+        .bind(super::audit::inet(address))
+        .bind(action)
+        .bind(reused)
+        .fetch_one(db)
+        .await?;
+    Ok(ended == 1)
+}
+
+/// The second parameter of an ending's filter.
+#[derive(Debug, Clone, Copy)]
+enum Other<'a> {
+    Jti(&'a str),
+    User(i64),
 }
 
 /// A genuine refresh token that has expired: if it was spent (not the
 /// session's newest), someone else refreshed with a copy of it, so the
 /// session ends all the same. Whether it ended one.
-pub async fn end_if_spent(db: &PgPool, id: i64, jti: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE sessions SET ended_at = now(), ended_because = 'refresh_reused' \
-         WHERE id = $1 AND ended_at IS NULL AND refresh_jti <> $2",
+pub async fn end_if_spent(
+    db: &PgPool,
+    id: i64,
+    jti: &str,
+    address: Option<IpAddr>,
+) -> sqlx::Result<bool> {
+    end_where(
+        db,
+        "s.id = $1 AND s.ended_at IS NULL AND s.refresh_jti <> $2",
+        (id, Some(Other::Jti(jti))),
+        SessionEnd::RefreshReused,
+        address,
     )
-    .bind(id)
-    .bind(jti)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
 }
 
 /// Ends `user_id`'s live session `id`; `false` if it is not one of theirs
 /// or not live.
-pub async fn end_own(db: &PgPool, user_id: i64, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE sessions SET ended_at = now(), ended_because = 'ended_by_user' \
-         WHERE id = $1 AND user_id = $2 AND ended_at IS NULL AND expires_at > now()",
+pub async fn end_own(
+    db: &PgPool,
+    user_id: i64,
+    id: i64,
+    address: Option<IpAddr>,
+) -> sqlx::Result<bool> {
+    end_where(
+        db,
+        "s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > now()",
+        (id, Some(Other::User(user_id))),
+        SessionEnd::EndedByUser,
+        address,
     )
-    .bind(id)
-    .bind(user_id)
-    .execute(db)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
 }
 
 /// Newest first.

@@ -1,9 +1,12 @@
 //! Silences: created and ended by admins, read by everyone signed in, and
 //! loaded by each instance to match incoming events against.
 
+use serde_json::json;
 use sqlx::PgPool;
 
 use super::Sql;
+use super::audit::Entry;
+use crate::models::audit::{Audit, AuditAction, AuditTarget};
 use crate::models::silence::{NewSilence, Silence, SilenceFilter};
 
 /// The columns of `Silence`. `ends_at` is when it stops acting, so an early
@@ -23,13 +26,20 @@ macro_rules! select_silences {
     };
 }
 
-pub async fn create(db: &PgPool, silence: &NewSilence, by: i64) -> sqlx::Result<Silence> {
+/// Stores a silence by user `by`, with its audit row (the silence as
+/// stored).
+pub async fn create(
+    db: &PgPool,
+    silence: &NewSilence,
+    (by, audit): (i64, &Audit),
+) -> sqlx::Result<Silence> {
     let NewSilence {
         matchers,
         starts_at,
         ends_at,
         comment,
     } = silence;
+    let mut tx = db.begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO silences (source, event_type, severities, dedup_key, starts_at, ends_at, \
          comment, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -42,9 +52,21 @@ pub async fn create(db: &PgPool, silence: &NewSilence, by: i64) -> sqlx::Result<
     .bind(ends_at)
     .bind(comment.as_str())
     .bind(by)
-    .fetch_one(db)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(get(db, id).await?.expect("the silence just stored"))
+    let stored: Silence = sqlx::query_as(concat!(select_silences!(), " WHERE s.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let entry = Entry::new(
+        AuditAction::SilenceCreated,
+        AuditTarget::Silence,
+        Some(id),
+        json!({ "silence": stored }),
+    );
+    super::audit::record(&mut *tx, audit, entry).await?;
+    tx.commit().await?;
+    Ok(stored)
 }
 
 fn push_filters(sql: &mut Sql, filter: &SilenceFilter) {
@@ -90,17 +112,33 @@ pub async fn get(db: &PgPool, id: i64) -> sqlx::Result<Option<Silence>> {
         .await
 }
 
-/// Ends a silence now; one already over keeps its end. `None` if there is
-/// no such silence.
-pub async fn end(db: &PgPool, id: i64) -> sqlx::Result<Option<Silence>> {
-    sqlx::query(
+/// Ends a silence now, with its audit row; one already over keeps its end
+/// (and, changing nothing, writes no row). `None` if there is no such
+/// silence.
+pub async fn end(db: &PgPool, id: i64, audit: &Audit) -> sqlx::Result<Option<Silence>> {
+    let mut tx = db.begin().await?;
+    let ended = sqlx::query(
         "UPDATE silences SET ended_at = now() WHERE id = $1 \
          AND ended_at IS NULL AND ends_at > now()",
     )
     .bind(id)
-    .execute(db)
+    .execute(&mut *tx)
     .await?;
-    get(db, id).await
+    if ended.rows_affected() == 1 {
+        let entry = Entry::new(
+            AuditAction::SilenceEnded,
+            AuditTarget::Silence,
+            Some(id),
+            json!({}),
+        );
+        super::audit::record(&mut *tx, audit, entry).await?;
+    }
+    let silence = sqlx::query_as(concat!(select_silences!(), " WHERE s.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(silence)
 }
 
 /// The silences not over at `now`, active or pending: what an instance

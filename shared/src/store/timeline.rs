@@ -5,6 +5,7 @@
 use sqlx::PgPool;
 
 use super::{Order, Sql, Window};
+use crate::models::audit::Audit;
 use crate::models::timeline::{Comment, TimelineEntry};
 
 /// Oldest first: ids are drawn under the alert's row lock, so in the order
@@ -34,12 +35,12 @@ const SELECT_COMMENTS: &str = "SELECT c.id, c.alert_id AS alert, c.author_id, \
      u.username AS author_username, c.body, c.created_at \
      FROM alert_comments c JOIN users u ON u.id = c.author_id";
 
-/// Records a comment by user `author` and its timeline entry, under the
-/// alert's row lock. `None` if there is no such alert.
+/// Records a comment by user `author` with its timeline entry and audit
+/// row, under the alert's row lock. `None` if there is no such alert.
 pub async fn comment(
     db: &PgPool,
     alert: i64,
-    author: i64,
+    (author, audit): (i64, &Audit),
     body: &str,
 ) -> sqlx::Result<Option<Comment>> {
     sqlx::query_as(
@@ -50,6 +51,11 @@ pub async fn comment(
          ), t AS ( \
              INSERT INTO alert_timeline (alert_id, kind, actor_user, comment_id) \
              SELECT alert_id, 'commented', author_id, id FROM c \
+         ), audited AS ( \
+             INSERT INTO audit_log (actor_user, via, address, action, target_type, target_id, detail) \
+             SELECT author_id, $4, $5::inet, 'alert.commented', 'alert', alert_id, \
+                    jsonb_build_object('comment', id) \
+             FROM c \
          ) \
          SELECT c.id, c.alert_id AS alert, c.author_id, u.username AS author_username, c.body, \
                 c.created_at \
@@ -58,6 +64,8 @@ pub async fn comment(
     .bind(alert)
     .bind(author)
     .bind(body)
+    .bind(audit.via)
+    .bind(super::audit::inet(audit.address))
     .fetch_optional(db)
     .await
 }

@@ -7,8 +7,11 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::Sql;
 use super::alerts::{self, OPEN_DEDUP_INDEX};
+use serde_json::{Value, json};
+
 use crate::models::AlertStatus;
 use crate::models::alert::Alert;
+use crate::models::audit::{Audit, AuditAction};
 
 /// One alert's change, as the store applies it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,12 +85,13 @@ impl Plan {
 }
 
 /// Applies `change` to alert `id` on behalf of user `by`, if the alert is
-/// at a version `allows` accepts.
+/// at a version `allows` accepts; `audit` says who and from where for the
+/// audit row written with it.
 pub async fn update(
     db: &PgPool,
     id: i64,
     change: &Change,
-    by: i64,
+    (by, audit): (i64, &Audit),
     allows: impl Fn(i64) -> bool,
 ) -> sqlx::Result<Updated> {
     let mut tx = db.begin().await?;
@@ -113,7 +117,7 @@ pub async fn update(
         return Ok(Updated::KeyTaken { other });
     }
     if plan.changes_alert() || change.comment.is_some() {
-        let written = write_sql(id, &plan, change.comment.as_deref(), by)
+        let written = write_sql(id, &plan, change.comment.as_deref(), (by, audit))
             .qb
             .build()
             .execute(&mut *tx)
@@ -143,10 +147,11 @@ async fn read(tx: &mut Transaction<'_, Postgres>, id: i64) -> sqlx::Result<Alert
         .await
 }
 
-/// One statement: the comment, the alert's new status and assignee, and the
+/// One statement: the comment, the alert's new status and assignee, the
 /// timeline entries, the comment going with the first of them (the status
-/// change, else the assignment, else a `commented` entry of its own).
-fn write_sql(id: i64, plan: &Plan, comment: Option<&str>, by: i64) -> Sql {
+/// change, else the assignment, else a `commented` entry of its own), and
+/// the audit row.
+fn write_sql(id: i64, plan: &Plan, comment: Option<&str>, (by, audit): (i64, &Audit)) -> Sql {
     let mut sql = Sql::new("WITH ", false);
     if let Some(body) = comment {
         sql.push("c AS (INSERT INTO alert_comments (alert_id, author_id, body) VALUES (")
@@ -168,6 +173,7 @@ fn write_sql(id: i64, plan: &Plan, comment: Option<&str>, by: i64) -> Sql {
         }
         sql.push(" WHERE id = ").bind(id).push(" RETURNING id), ");
     }
+    push_audit(&mut sql, id, plan, comment.is_some(), audit);
     sql.push(
         "entries (kind, from_status, to_status, from_assignee, to_assignee, with_comment) AS (",
     );
@@ -215,6 +221,40 @@ fn write_sql(id: i64, plan: &Plan, comment: Option<&str>, by: i64) -> Sql {
     }
     sql.push(" FROM entries");
     sql
+}
+
+/// The change's audit row, as a CTE: the fields it moved (`from`, `to`)
+/// and the comment made with it.
+fn push_audit(sql: &mut Sql, id: i64, plan: &Plan, commented: bool, audit: &Audit) {
+    let mut detail = serde_json::Map::new();
+    if let Some((from, to)) = plan.status {
+        detail.insert("status".into(), json!({"from": from, "to": to}));
+    }
+    if let Some((from, to)) = plan.assignee {
+        detail.insert("assignee".into(), json!({"from": from, "to": to}));
+    }
+    let action = if plan.changes_alert() {
+        AuditAction::AlertUpdated
+    } else {
+        AuditAction::AlertCommented
+    };
+    sql.push(
+        "audited AS (INSERT INTO audit_log \
+             (actor_user, actor_key, via, address, action, target_type, target_id, detail) \
+         SELECT ",
+    );
+    super::audit::push_author(sql, audit);
+    sql.push(", ")
+        .bind(action)
+        .push(", 'alert', ")
+        .bind(id)
+        .push(", ")
+        .bind(Value::Object(detail).to_string())
+        .push("::jsonb");
+    if commented {
+        sql.push(" || jsonb_build_object('comment', (SELECT id FROM c))");
+    }
+    sql.push("), ");
 }
 
 fn push_id(sql: &mut Sql, id: Option<i64>) {

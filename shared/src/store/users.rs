@@ -1,8 +1,11 @@
 //! Users and their credentials.
 
+use serde_json::json;
 use sqlx::PgPool;
 
+use super::audit::Entry;
 use crate::models::Role;
+use crate::models::audit::{Audit, AuditAction, AuditTarget, AuditVia};
 use crate::models::session::SessionEnd;
 use crate::models::user::{User, UserRef, UserSummary};
 
@@ -41,6 +44,24 @@ impl std::fmt::Debug for Credentials {
 pub struct Caller {
     pub id: i64,
     pub session: i64,
+}
+
+/// Who makes an account change: an admin through the API (`caller`), or an
+/// operator (`None`); and how its audit row records them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Changer {
+    pub caller: Option<Caller>,
+    pub audit: Audit,
+}
+
+impl Changer {
+    /// An operator's command (`tmctl`, the admin function).
+    pub fn operator(via: AuditVia) -> Self {
+        Self {
+            caller: None,
+            audit: Audit::operator(via),
+        }
+    }
 }
 
 /// Whether `by` may still make an account change, checked in the change's
@@ -86,13 +107,13 @@ pub async fn create(
     username: &str,
     password_hash: &str,
     role: Role,
-    by: Option<Caller>,
+    by: Changer,
 ) -> sqlx::Result<Outcome<User>> {
     let mut tx = db.begin().await?;
-    if !caller_may_act(&mut tx, by).await? {
+    if !caller_may_act(&mut tx, by.caller).await? {
         return Ok(Outcome::CallerGone);
     }
-    let user = sqlx::query_as(
+    let user: Option<User> = sqlx::query_as(
         "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) \
          ON CONFLICT (username) DO NOTHING \
          RETURNING id, username, role, is_active, created_at, updated_at",
@@ -102,8 +123,19 @@ pub async fn create(
     .bind(role)
     .fetch_optional(&mut *tx)
     .await?;
+    let Some(user) = user else {
+        return Ok(Outcome::Taken);
+    };
+    let detail = json!({"username": user.username, "role": user.role});
+    let entry = Entry::new(
+        AuditAction::UserCreated,
+        AuditTarget::User,
+        Some(user.id),
+        detail,
+    );
+    super::audit::record(&mut *tx, &by.audit, entry).await?;
     tx.commit().await?;
-    Ok(user.map_or(Outcome::Taken, Outcome::Done))
+    Ok(Outcome::Done(user))
 }
 
 pub async fn list(db: &PgPool) -> sqlx::Result<Vec<User>> {
@@ -133,14 +165,18 @@ pub async fn id_by_name(db: &PgPool, username: &str) -> sqlx::Result<Option<i64>
 /// Whose password change it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordOrigin {
-    /// An admin's reset (or an operator's, `None`): it also lifts the
-    /// user's sign-in lockouts, at every address.
-    Reset { by: Option<Caller> },
+    /// An admin's reset (or an operator's): it also lifts the user's
+    /// sign-in lockouts, at every address.
+    Reset { by: Changer },
     /// The user's own, from session `session`, on credentials read at
     /// session epoch `epoch`: it applies only if nothing ended that session
     /// or changed the account since (a reset by an admin meanwhile wins),
     /// and lifts no lockout (an attacker's stays).
-    Own { session: i64, epoch: i32 },
+    Own {
+        session: i64,
+        epoch: i32,
+        audit: Audit,
+    },
 }
 
 /// A new password for user `id`: every session of theirs ends in the same
@@ -154,9 +190,18 @@ pub async fn set_password(
     change: PasswordOrigin,
 ) -> sqlx::Result<Outcome<i32>> {
     let mut tx = db.begin().await?;
-    let (by, own) = match change {
-        PasswordOrigin::Reset { by } => (by, None),
-        PasswordOrigin::Own { session, epoch } => (None, Some((session, epoch))),
+    let (by, own, audit, action) = match change {
+        PasswordOrigin::Reset { by } => (by.caller, None, by.audit, AuditAction::UserPasswordReset),
+        PasswordOrigin::Own {
+            session,
+            epoch,
+            audit,
+        } => (
+            None,
+            Some((session, epoch)),
+            audit,
+            AuditAction::UserPasswordChanged,
+        ),
     };
     if !caller_may_act(&mut tx, by).await? {
         return Ok(Outcome::CallerGone);
@@ -181,6 +226,10 @@ pub async fn set_password(
     .bind(own.map(|(_, epoch)| epoch))
     .fetch_optional(&mut *tx)
     .await?;
+    if epoch.is_some() {
+        let entry = Entry::new(action, AuditTarget::User, Some(id), json!({}));
+        super::audit::record(&mut *tx, &audit, entry).await?;
+    }
     tx.commit().await?;
     Ok(match (epoch, own) {
         (Some(epoch), _) => Outcome::Done(epoch),
@@ -225,8 +274,9 @@ pub async fn update(
     db: &PgPool,
     id: i64,
     changes: Changes,
-    by: Option<Caller>,
+    changer: Changer,
 ) -> sqlx::Result<Updated> {
+    let by = changer.caller;
     let mut tx = db.begin().await?;
     // NO KEY UPDATE: changes still take turns, but sign-ins (a session's
     // key share on its user) and assignments to these users do not wait.
@@ -296,6 +346,24 @@ pub async fn update(
             .execute(&mut *tx)
             .await?;
     }
+    let mut detail = serde_json::Map::new();
+    if role != old.role {
+        detail.insert("role".into(), json!({"from": old.role, "to": role}));
+    }
+    if is_active != old.is_active {
+        detail.insert(
+            "is_active".into(),
+            json!({"from": old.is_active, "to": is_active}),
+        );
+    }
+    detail.insert("sessions_ended".into(), json!(ended.is_some()));
+    let entry = Entry::new(
+        AuditAction::UserUpdated,
+        AuditTarget::User,
+        Some(id),
+        serde_json::Value::Object(detail),
+    );
+    super::audit::record(&mut *tx, &changer.audit, entry).await?;
     tx.commit().await?;
     Ok(Updated::Done { user, ended })
 }
