@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Key(command) => key(command, &pool(false).await?).await,
         Command::Serve { bind } => {
             let state = AppState::load(LOCAL_MAX_CONNECTIONS).await?;
+            let state = as_app_login(state).await?;
             tmctl::serve::serve(state, bind).await.context("serving")
         }
         Command::Dev { bind } => dev(bind).await,
@@ -302,6 +303,35 @@ async fn dev_state(url: SecretString, dir: &Path) -> CliResult<AppState> {
     let auth = AuthSettings::from_env_with_secret(dev_jwt_secret(dir)?)?;
     let state = AppState::new(pool, &auth)?.with_http(HttpSettings::from_env()?);
     Ok(state.with_request_timeout(settings.request_timeout()))
+}
+
+/// `tmctl serve` with only the application's privileges, as the deployed
+/// functions and `tmctl dev` run: DATABASE_URL's user (the owner, who ran
+/// the migrations) provisions the local application login, which serves.
+/// A user who may not make roles is not the owner (an application login
+/// itself, say): it is served as given, with a warning.
+async fn as_app_login(state: AppState) -> CliResult<AppState> {
+    let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        return Ok(state);
+    };
+    let password = tm_shared::db::local_app_password(&url);
+    let login = tm_shared::db::LOCAL_APP_LOGIN;
+    match tm_shared::db::provision_app_login(&state.db, login, &password).await {
+        Ok(()) => {
+            let pool = tm_shared::db::pool_as(&state.db, login, &password);
+            Ok(AppState { db: pool, ..state })
+        }
+        Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501") => {
+            eprintln!(
+                "warning: DATABASE_URL's user may not make the application login; \
+                 serving as that user, with its privileges"
+            );
+            Ok(state)
+        }
+        Err(e) => Err(e).context(
+            "making the application's login role (has `tmctl migrate` run on this database?)",
+        ),
+    }
 }
 
 /// `admin` and `analyst`, with random passwords shown once, at creation.

@@ -232,6 +232,72 @@ async fn run(admin_url: String, endpoint: String) {
         "the new credentials were read"
     );
 
+    // A deploy: the admin function, reading the owner's secret, runs the
+    // migrations and provisions the application's login from its own
+    // secret (a login alone, as the template makes it), which it completes
+    // with where the database is.
+    let login = format!("tm_sm_app_{}", std::process::id());
+    let app_arn = client
+        .create_secret()
+        .name("tm/app-db")
+        .secret_string(
+            json!({"username": login, "password": "generated-by-secrets-manager-0123456789"})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+    set("APP_DB_SECRET_ARN", &app_arn);
+    let deploy = admin::Admin::load(1).await;
+    let provisioned = deploy
+        .handle(json!({"command": "provision-app-login"}))
+        .await
+        .unwrap();
+    assert_eq!(provisioned, json!({"app_login": login}));
+    let completed: Value = serde_json::from_str(
+        client
+            .get_secret_value()
+            .secret_id(&app_arn)
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(completed["host"], json!(host));
+    assert_eq!(completed["dbname"], json!(database));
+    assert_eq!(completed["username"], json!(login));
+    // The API functions' cold start: their DB_SECRET_ARN is the app's.
+    set("DB_SECRET_ARN", &app_arn);
+    let state = AppState::load(1).await.expect("the application's secret");
+    let who: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&state.db)
+        .await
+        .unwrap();
+    assert_eq!(who, login, "the functions connect as the application login");
+    let erased = sqlx::query("DELETE FROM audit_log")
+        .execute(&state.db)
+        .await;
+    assert!(erased.is_err(), "the login cannot erase the audit log");
+    let served = tmctl::app(state).oneshot(sign_in()).await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK, "and serves the API");
+    // A secret that names the owner is refused, not obeyed.
+    put_secret(
+        &client,
+        &app_arn,
+        &json!({"username": user, "password": "generated-by-secrets-manager-0123456789"}),
+    )
+    .await;
+    let refused = deploy
+        .handle(json!({"command": "provision-app-login"}))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("provisioning"), "{refused}");
+    set("DB_SECRET_ARN", &db_arn);
+
     // A secret that is not there: a clear error that quotes no secret.
     set(
         "JWT_SECRET_ARN",
@@ -257,4 +323,8 @@ async fn run(admin_url: String, endpoint: String) {
     .execute(&mut admin)
     .await
     .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE IF EXISTS {login}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
 }

@@ -44,6 +44,29 @@ pub const APP_ROLE: &str = "threatmon_app";
 /// by the admin function on deploy and by `tmctl` for local runs. Safe to
 /// run again.
 pub async fn provision_app_login(owner: &PgPool, login: &str, password: &str) -> sqlx::Result<()> {
+    // Roles are the server's: two processes provisioning the same login at
+    // once (parallel local servers, tests) can collide on its catalog row
+    // ("tuple concurrently updated", or a CREATE that lost the race). Each
+    // attempt is a whole transaction, so trying again is safe.
+    let mut attempt = 1;
+    loop {
+        match provision_once(owner, login, password).await {
+            Err(sqlx::Error::Database(e))
+                if attempt < 3
+                    && matches!(
+                        e.code().as_deref(),
+                        Some("XX000" | "40001" | "42710" | "23505")
+                    ) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+async fn provision_once(owner: &PgPool, login: &str, password: &str) -> sqlx::Result<()> {
     // CREATE/ALTER ROLE take no bound parameters. The name and password go
     // in as settings of this transaction and are quoted on the server
     // (format's %I, %L), so neither the statement text (which sqlx and the
@@ -65,6 +88,15 @@ pub async fn provision_app_login(owner: &PgPool, login: &str, password: &str) ->
              verb text := CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = login)
                                THEN 'ALTER' ELSE 'CREATE' END;
          BEGIN
+             -- A secret naming the owner, a superuser or the group role would
+             -- otherwise be altered into a plain login (and the owner lose
+             -- its powers): refuse it.
+             IF login IN (current_user, session_user, 'threatmon_app')
+                OR EXISTS (SELECT FROM pg_roles WHERE rolname = login
+                           AND (rolsuper OR rolcreaterole OR rolcreatedb)) THEN
+                 RAISE EXCEPTION 'refusing to make % the application login', login
+                     USING ERRCODE = 'insufficient_privilege';
+             END IF;
              EXECUTE format('%s ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
                             'PASSWORD %L', verb, login, secret);
              EXECUTE format('GRANT threatmon_app TO %I', login);

@@ -91,3 +91,25 @@ async fn every_table_the_api_uses_is_granted_to_the_application_role(pool: PgPoo
             .is_success()
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_login_secret_naming_the_owner_or_the_role_is_refused(pool: PgPool) {
+    let owner: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    for login in [owner.as_str(), "threatmon_app"] {
+        let err = tm_shared::db::provision_app_login(&pool, login, "a password of some length")
+            .await
+            .expect_err(login);
+        let code = err.as_database_error().and_then(|e| e.code());
+        assert_eq!(code.as_deref(), Some("42501"), "{login}: {err}");
+    }
+    let still: bool = sqlx::query_scalar(
+        "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(still, "the owner keeps its powers");
+}

@@ -258,3 +258,55 @@ async fn operators_mint_list_and_revoke_keys(pool: PgPool) {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(!tmctl(&pool, &["key", "revoke", "99"], "").status.success());
 }
+
+/// Kills a spawned server however the test ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn serve_connects_as_the_application_login_not_the_owner(pool: PgPool) {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tmctl"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", url_of(&pool))
+        .env("JWT_SECRET", "k".repeat(48))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let server = Server(child);
+    let mut line = String::new();
+    let address = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve exited");
+        if let Some(at) = line.trim().strip_prefix("API listening on http://") {
+            break at.to_owned();
+        }
+    };
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    stream
+        .write_all(b"GET /api/health/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let users: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT usename::text FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'threat-monitoring'",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        users.iter().any(|u| u == tm_shared::db::LOCAL_APP_LOGIN),
+        "{users:?}"
+    );
+    drop(server);
+}

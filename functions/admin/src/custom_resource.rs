@@ -67,9 +67,18 @@ pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
         // deletion policy (a final snapshot).
         RequestType::Delete => Ok(json!({})),
         RequestType::Create | RequestType::Update => {
-            match tokio::time::timeout(MIGRATION_DEADLINE, admin.migrate(true)).await {
-                Ok(Ok(count)) => Ok(json!({ "Migrations": count })),
-                Ok(Err(e)) => Err(e),
+            // Then the application's login, which the API functions connect
+            // as: the migrations made its role and grants.
+            let deploy = async {
+                let count = admin.migrate(true).await?;
+                let mut data = json!({ "Migrations": count });
+                if let Some(login) = admin.provision_app_login().await? {
+                    data["AppLogin"] = json!(login);
+                }
+                Ok::<_, AdminError>(data)
+            };
+            match tokio::time::timeout(MIGRATION_DEADLINE, deploy).await {
+                Ok(result) => result,
                 Err(_) => Err(AdminError("migrations did not finish in 90 s".into())),
             }
         }

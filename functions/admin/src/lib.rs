@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tm_shared::accounts;
-use tm_shared::config::{ConfigError, load_db};
+use tm_shared::config::secrets::SecretsClient;
+use tm_shared::config::{ConfigError, DbParts, DbTarget, load_db};
 use tm_shared::models::Role;
 use tm_shared::models::audit::{Audit, AuditVia};
 use tm_shared::models::key::{KeySecret, KeySecretShown, MintedKey, NewKey};
@@ -33,6 +34,13 @@ pub struct Admin {
     db: Result<PgPool, String>,
     /// Answers to plain-http loopback URLs: only the tests' stand-in for S3.
     allow_loopback_answers: bool,
+    /// Where the application's login is read from (`APP_DB_SECRET_ARN`),
+    /// or why it cannot be; `None` where there is none to provision (local
+    /// runs, which provision their own).
+    app_login: Option<Result<SecretsClient, String>>,
+    /// Where the owner connects, when a secret said so: what the
+    /// application's secret is completed with.
+    owner: Option<DbParts>,
 }
 
 /// An operator's command, as `{"command": "...", ...}`.
@@ -40,15 +48,35 @@ pub struct Admin {
 #[serde(tag = "command", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Command {
     Migrate,
-    UserCreate { username: String, role: Role },
-    UserSetPassword { username: String },
-    UserSetRole { username: String, role: Role },
-    UserDeactivate { username: String },
-    UserActivate { username: String },
+    /// Sets the application login's password from its secret again (after
+    /// the secret is rotated), as every deploy does.
+    ProvisionAppLogin,
+    UserCreate {
+        username: String,
+        role: Role,
+    },
+    UserSetPassword {
+        username: String,
+    },
+    UserSetRole {
+        username: String,
+        role: Role,
+    },
+    UserDeactivate {
+        username: String,
+    },
+    UserActivate {
+        username: String,
+    },
     UserList,
-    KeyCreate { name: String, source: String },
+    KeyCreate {
+        name: String,
+        source: String,
+    },
     KeyList,
-    KeyRevoke { id: i64 },
+    KeyRevoke {
+        id: i64,
+    },
 }
 
 /// What the function says back; `Err` makes the invocation fail visibly.
@@ -80,6 +108,8 @@ impl Admin {
         Self {
             db: Ok(db),
             allow_loopback_answers: false,
+            app_login: None,
+            owner: None,
         }
     }
 
@@ -88,6 +118,8 @@ impl Admin {
         Self {
             db: Err(reason),
             allow_loopback_answers: false,
+            app_login: None,
+            owner: None,
         }
     }
 
@@ -102,16 +134,63 @@ impl Admin {
     pub async fn load(max_connections: u32) -> Self {
         let pool = async {
             let settings = load_db(max_connections).await?.for_migrations();
-            tm_shared::db::lazy_pool(&settings)
+            let owner = match &settings.target {
+                DbTarget::Parts(parts) => Some(parts.clone()),
+                DbTarget::Url(_) => None,
+            };
+            Ok((tm_shared::db::lazy_pool(&settings)?, owner))
         };
-        match pool.await {
-            Ok(db) => Self::new(db),
+        let mut admin = match pool.await {
+            Ok((db, owner)) => Self {
+                owner,
+                ..Self::new(db)
+            },
             Err(e) => {
                 let e: ConfigError = e;
                 tracing::error!(error = %e, "admin function not configured");
                 Self::unconfigured(e.to_string())
             }
+        };
+        if std::env::var_os("APP_DB_SECRET_ARN").is_some_and(|v| !v.is_empty()) {
+            admin.app_login = Some(SecretsClient::from_env().map_err(|e| e.to_string()));
         }
+        admin
+    }
+
+    /// Makes the application's login (`APP_DB_SECRET_ARN`) a member of the
+    /// application role with its secret's password, creating it the first
+    /// time: every deploy does, after the migrations, so the API functions,
+    /// which connect as that login, find it ready. Its name, or `None` when
+    /// there is no such secret to read.
+    pub async fn provision_app_login(&self) -> Result<Option<String>, AdminError> {
+        use secrecy::ExposeSecret;
+        let Some(client) = &self.app_login else {
+            return Ok(None);
+        };
+        let client = client
+            .as_ref()
+            .map_err(|reason| AdminError(format!("not configured: {reason}")))?;
+        let login = client
+            .app_login()
+            .await
+            .map_err(|e| AdminError(e.to_string()))?;
+        let db = self.db()?;
+        tm_shared::db::provision_app_login(db, &login.username, login.password.expose_secret())
+            .await
+            .map_err(|e| AdminError(format!("provisioning the application login: {e}")))?;
+        // The template's secret starts as a login alone: the functions then
+        // learn where the database is from it (an existing database's
+        // address is in no parameter, only in the owner's secret).
+        if !login.has_location
+            && let Some(owner) = &self.owner
+        {
+            client
+                .complete_app_secret(&login, owner)
+                .await
+                .map_err(|e| AdminError(e.to_string()))?;
+        }
+        tracing::info!(login = login.username, "application login provisioned");
+        Ok(Some(login.username))
     }
 
     fn db(&self) -> Result<&PgPool, AdminError> {
@@ -155,6 +234,10 @@ impl Admin {
         let err = |e: accounts::AccountError| AdminError(e.to_string());
         match command {
             Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
+            Command::ProvisionAppLogin => match self.provision_app_login().await? {
+                Some(login) => Ok(json!({ "app_login": login })),
+                None => Err(AdminError("APP_DB_SECRET_ARN is not set".into())),
+            },
             Command::UserCreate { username, role } => {
                 let password = accounts::generated_password();
                 let user = accounts::create(

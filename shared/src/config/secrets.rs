@@ -19,6 +19,19 @@ use sqlx::postgres::PgSslMode;
 
 use super::{ConfigError, DbParts, DbTarget, optional};
 
+/// The variable naming the application login's secret (the admin
+/// function's; the API functions read theirs as `DB_SECRET_ARN`).
+const APP_VAR: &str = "APP_DB_SECRET_ARN";
+
+/// The application's login as its secret holds it.
+#[derive(Debug, Clone)]
+pub struct AppLogin {
+    pub username: String,
+    pub password: SecretString,
+    /// Whether the secret says where the database is (host, port, dbname).
+    pub has_location: bool,
+}
+
 /// A cold start must not hang on a secret: give up and let Lambda retry.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -78,6 +91,69 @@ impl SecretsClient {
     /// The signing key: the whole string value of `JWT_SECRET_ARN`'s secret.
     pub async fn jwt_secret(&self) -> Result<SecretString, ConfigError> {
         self.string("JWT_SECRET_ARN").await
+    }
+
+    /// The application's database login, for the admin function to
+    /// provision: `APP_DB_SECRET_ARN`'s secret, `{"username", "password"}`
+    /// (Secrets Manager generates the password; the template names the
+    /// login), and whether it says where the database is yet.
+    pub async fn app_login(&self) -> Result<AppLogin, ConfigError> {
+        use secrecy::ExposeSecret;
+        let raw = self.string(APP_VAR).await?;
+        #[derive(Deserialize)]
+        struct Login {
+            username: String,
+            password: String,
+            host: Option<String>,
+        }
+        let login: Login = serde_json::from_str(raw.expose_secret()).map_err(|_| {
+            ConfigError::Secret(APP_VAR, "expected JSON with username and password".into())
+        })?;
+        if login.username.is_empty() || login.username.len() > 63 {
+            return Err(ConfigError::Secret(
+                APP_VAR,
+                "the username must be 1 to 63 bytes (a PostgreSQL role name)".into(),
+            ));
+        }
+        if login.password.len() < 16 {
+            return Err(ConfigError::Secret(
+                APP_VAR,
+                "the password must be at least 16 characters".into(),
+            ));
+        }
+        Ok(AppLogin {
+            username: login.username,
+            password: SecretString::from(login.password),
+            has_location: login.host.is_some(),
+        })
+    }
+
+    /// Writes the application's secret whole, in RDS's shape: its login
+    /// and the owner's host, port and database, so that the functions,
+    /// which read only this secret, find the database without the owner's.
+    pub async fn complete_app_secret(
+        &self,
+        login: &AppLogin,
+        owner: &DbParts,
+    ) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret;
+        let id = optional(APP_VAR).ok_or(ConfigError::Missing(APP_VAR))?;
+        let value = serde_json::json!({
+            "engine": "postgres",
+            "username": login.username,
+            "password": login.password.expose_secret(),
+            "host": owner.host,
+            "port": owner.port,
+            "dbname": owner.database,
+        });
+        self.0
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret(APP_VAR, DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 
     /// The database: `DB_SECRET_ARN`'s secret, in the JSON shape RDS uses,
