@@ -26,6 +26,8 @@ pub struct DevDb {
     /// Set when running as root: `initdb` refuses root, so the cluster runs
     /// as this OS user.
     run_as: Option<&'static str>,
+    /// More `-c name=value` settings for the server (TLS, for its test).
+    settings: Vec<String>,
 }
 
 impl DevDb {
@@ -61,7 +63,22 @@ impl DevDb {
             bin: find_bindir()?,
             port,
             run_as,
+            settings: Vec::new(),
         })
+    }
+
+    /// Serves TLS with this certificate and key (the key is handed to the
+    /// cluster's OS user, mode 0600, as PostgreSQL requires).
+    pub fn with_tls(mut self, cert: &Path, key: &Path) -> CliResult<Self> {
+        set_mode(key, 0o600)?;
+        self.chown(key)?;
+        self.chown(cert)?;
+        self.settings.extend([
+            "ssl=on".to_owned(),
+            format!("ssl_cert_file={}", cert.display()),
+            format!("ssl_key_file={}", key.display()),
+        ]);
+        Ok(self)
     }
 
     fn data(&self) -> PathBuf {
@@ -107,11 +124,14 @@ impl DevDb {
         set_mode(&self.socket_dir(), 0o700)?;
         self.chown(&self.socket_dir())?;
         let log = self.root.join("postgres.log");
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1",
             self.port,
             self.socket_dir().display()
         );
+        for setting in &self.settings {
+            options.push_str(&format!(" -c {setting}"));
+        }
         let data = self.data();
         let log_arg = log.display().to_string();
         let data_arg = data.display().to_string();

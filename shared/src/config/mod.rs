@@ -44,7 +44,18 @@ pub struct DbParts {
     pub username: String,
     pub password: SecretString,
     pub ssl_mode: PgSslMode,
+    /// The certificate authorities a `verify-ca`/`verify-full` connection
+    /// trusts (`DB_SSLROOTCERT`, a PEM file); without it, the RDS CAs
+    /// compiled in ([`RDS_CA_BUNDLE`]).
+    pub ssl_root_cert: Option<std::path::PathBuf>,
 }
+
+/// Amazon RDS's root certificate authorities, every region's, from AWS's
+/// global bundle less what has expired; `scripts/rds-ca-bundle` refreshes
+/// the file. Compiled in, so a function verifies RDS with nothing to fetch
+/// or ship beside it. (sqlx adds Mozilla's public roots, webpki-roots, to
+/// whatever it is given; no public CA issues names under RDS's domain.)
+pub const RDS_CA_BUNDLE: &[u8] = include_bytes!("../../certs/rds-ca-bundle.pem");
 
 #[derive(Debug, Clone)]
 pub struct DbSettings {
@@ -96,13 +107,22 @@ impl DbSettings {
             // The parse error of a URL may quote it, password included: drop it.
             DbTarget::Url(url) => PgConnectOptions::from_str(url.expose_secret())
                 .map_err(|_| ConfigError::Invalid("DATABASE_URL", "not a PostgreSQL URL".into()))?,
-            DbTarget::Parts(parts) => PgConnectOptions::new_without_pgpass()
-                .host(&parts.host)
-                .port(parts.port)
-                .database(&parts.database)
-                .username(&parts.username)
-                .password(parts.password.expose_secret())
-                .ssl_mode(parts.ssl_mode),
+            DbTarget::Parts(parts) => {
+                let options = PgConnectOptions::new_without_pgpass()
+                    .host(&parts.host)
+                    .port(parts.port)
+                    .database(&parts.database)
+                    .username(&parts.username)
+                    .password(parts.password.expose_secret())
+                    .ssl_mode(parts.ssl_mode);
+                match (&parts.ssl_root_cert, parts.ssl_mode) {
+                    (Some(file), _) => options.ssl_root_cert(file),
+                    (None, PgSslMode::VerifyCa | PgSslMode::VerifyFull) => {
+                        options.ssl_root_cert_from_pem(RDS_CA_BUNDLE.to_vec())
+                    }
+                    (None, _) => options,
+                }
+            }
         };
         let options = options.application_name("threat-monitoring");
         if self.statement_timeout.is_zero() {
@@ -348,6 +368,21 @@ fn seconds(name: &'static str, default: u32) -> Result<Duration, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_compiled_in_rds_bundle_is_every_regions_roots_as_sqlx_reads_them() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        // As sqlx reads an inline root certificate: each must parse.
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(RDS_CA_BUNDLE)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Three G1 roots (RSA2048, RSA4096, ECC384) per region.
+        assert!(certs.len() >= 60, "{}", certs.len());
+        assert_eq!(certs.len() % 3, 0);
+        let text = std::str::from_utf8(RDS_CA_BUNDLE).unwrap();
+        assert_eq!(text.matches("BEGIN CERTIFICATE").count(), certs.len());
+    }
 
     #[test]
     fn a_public_base_url_is_an_http_url_with_at_most_a_path() {

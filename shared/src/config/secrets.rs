@@ -172,6 +172,7 @@ struct EnvOverrides {
     port: Option<String>,
     database: Option<String>,
     ssl_mode: Option<String>,
+    ssl_root_cert: Option<String>,
 }
 
 impl EnvOverrides {
@@ -181,6 +182,7 @@ impl EnvOverrides {
             port: optional("DB_PORT"),
             database: optional("DB_NAME"),
             ssl_mode: optional("DB_SSLMODE"),
+            ssl_root_cert: optional("DB_SSLROOTCERT"),
         }
     }
 }
@@ -231,8 +233,9 @@ fn parse_db_secret(raw: &SecretString, env: &EnvOverrides) -> Result<DbParts, Co
         Some(mode) => mode
             .parse()
             .map_err(|_| ConfigError::Invalid("DB_SSLMODE", format!("unknown mode {mode:?}")))?,
-        // In AWS the database is RDS, which speaks TLS: insist on it.
-        None => PgSslMode::Require,
+        // In AWS the database is RDS, which speaks TLS: insist on it, and
+        // on its certificate (the RDS CAs are compiled in).
+        None => PgSslMode::VerifyFull,
     };
     Ok(DbParts {
         host,
@@ -245,6 +248,7 @@ fn parse_db_secret(raw: &SecretString, env: &EnvOverrides) -> Result<DbParts, Co
         username: secret.username,
         password: SecretString::from(secret.password),
         ssl_mode,
+        ssl_root_cert: env.ssl_root_cert.clone().map(Into::into),
     })
 }
 
@@ -270,7 +274,8 @@ mod tests {
         );
         assert_eq!(parts.username, "u");
         assert_eq!(parts.password.expose_secret(), "p w");
-        assert!(matches!(parts.ssl_mode, PgSslMode::Require));
+        assert!(matches!(parts.ssl_mode, PgSslMode::VerifyFull));
+        assert_eq!(parts.ssl_root_cert, None, "the RDS CAs compiled in");
     }
 
     #[test]
@@ -279,14 +284,16 @@ mod tests {
             host: Some("rds.example".into()),
             port: Some("5433".into()),
             database: Some("threatmon".into()),
-            ssl_mode: Some("verify-full".into()),
+            ssl_mode: Some("require".into()),
+            ssl_root_cert: Some("/opt/ca.pem".into()),
         };
         let parts = parse_db_secret(&secret(r#"{"username":"u","password":"p"}"#), &env).unwrap();
         assert_eq!(
             (parts.host.as_str(), parts.port, parts.database.as_str()),
             ("rds.example", 5433, "threatmon")
         );
-        assert!(matches!(parts.ssl_mode, PgSslMode::VerifyFull));
+        assert!(matches!(parts.ssl_mode, PgSslMode::Require));
+        assert_eq!(parts.ssl_root_cert, Some("/opt/ca.pem".into()));
     }
 
     #[test]
