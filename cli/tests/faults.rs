@@ -77,6 +77,7 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
         refresh_ttl: Duration::from_secs(600),
         session_max_lifetime: Duration::from_secs(3600),
         throttle: ThrottleRule::default(),
+        key_refresh: tm_shared::auth::jwt::KeyRefresh::default(),
     };
     let state = AppState::new(pool.clone(), &auth)
         .unwrap()
@@ -84,7 +85,12 @@ async fn a_database_restart_under_load_loses_no_acknowledged_event() {
     let session = tm_shared::store::sessions::start(&pool, user.id, 0, state.sessions, None, None)
         .await
         .unwrap();
-    let token = state.jwt.access(user.id, Role::Admin, session.id).unwrap();
+    let token = state
+        .jwt
+        .current()
+        .await
+        .access(user.id, Role::Admin, session.id)
+        .unwrap();
     let app = tmctl::app(state);
 
     // The client: posts High events one after another for the whole run.

@@ -79,6 +79,43 @@ async fn put_secret(client: &aws_sdk_secretsmanager::Client, arn: &str, value: &
         .unwrap();
 }
 
+async fn secret_text(client: &aws_sdk_secretsmanager::Client, arn: &str) -> String {
+    client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_owned()
+}
+
+/// Signs in through `app` with `request`; the access token.
+async fn access_token(
+    app: &axum::Router,
+    request: &impl Fn() -> Request<axum::body::Body>,
+) -> String {
+    let response = app.clone().oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    body["access"].as_str().unwrap().to_owned()
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+/// `GET /api/users/me/` with `token`: how a function that checks tokens answers.
+async fn me(app: &axum::Router, token: &str) -> StatusCode {
+    let request = Request::get("/api/users/me/")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap().status()
+}
+
 fn set(name: &str, value: &str) {
     // SAFETY: set before the runtime starts, in a binary with one test, so
     // no other thread reads the environment concurrently.
@@ -92,6 +129,8 @@ fn unset(name: &str) {
 
 #[test]
 fn a_cold_start_reads_its_database_and_signing_key_from_secrets_manager() {
+    // The functions' own log, shown if the test fails.
+    tm_shared::telemetry::init();
     let admin_url = std::env::var("DATABASE_URL").expect("tests run with DATABASE_URL");
     let port = free_port();
     let _emulator = start_emulator(port);
@@ -297,6 +336,80 @@ async fn run(admin_url: String, endpoint: String) {
         .unwrap_err();
     assert!(refused.to_string().contains("provisioning"), "{refused}");
     set("DB_SECRET_ARN", &db_arn);
+
+    // Signing keys that rotate. The template's two placeholders; the
+    // deploy makes the first EdDSA key; the token function signs with the
+    // private copy, the others check with the public one.
+    let placeholder = json!({"version": 1, "keys": []}).to_string();
+    let mut key_arns = Vec::new();
+    for name in ["tm/jwt-signing", "tm/jwt-verify"] {
+        key_arns.push(
+            client
+                .create_secret()
+                .name(name)
+                .secret_string(&placeholder)
+                .send()
+                .await
+                .unwrap()
+                .arn
+                .unwrap(),
+        );
+    }
+    let (signing_arn, verify_arn) = (key_arns[0].clone(), key_arns[1].clone());
+    set("JWT_SIGNING_SECRET_ARN", &signing_arn);
+    set("JWT_VERIFY_SECRET_ARN", &verify_arn);
+    set("JWT_KEYS_REFRESH_SECONDS", "1");
+    let operator = admin::Admin::load(1).await;
+    let first_kid = operator.ensure_signing_keys().await.unwrap().unwrap();
+    let public = secret_text(&client, &verify_arn).await;
+    assert!(public.contains(first_kid.as_str().unwrap()));
+    assert!(
+        !public.contains("private"),
+        "the checkers' copy has no private key"
+    );
+    set("JWT_SECRET_ARN", &signing_arn);
+    let token_fn = tmctl::app(AppState::load(1).await.unwrap());
+    set("JWT_SECRET_ARN", &verify_arn);
+    let events_fn = tmctl::app(AppState::load(1).await.unwrap());
+    let first = access_token(&token_fn, &sign_in).await;
+    assert_eq!(kid_of(&first), first_kid.as_str().unwrap());
+    assert_eq!(me(&events_fn, &first).await, StatusCode::OK);
+    // A checker cannot sign: its copy has no private key.
+    assert_eq!(
+        events_fn.clone().oneshot(sign_in()).await.unwrap().status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+
+    // One command rotates; both warm functions pick the new set up within
+    // their refresh bound, no restart; the old key's tokens still work in
+    // the overlap.
+    let rotated = operator
+        .handle(json!({"command": "rotate-signing-key", "overlap_hours": 1}))
+        .await
+        .unwrap();
+    assert_eq!(rotated["previous"], first_kid);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = access_token(&token_fn, &sign_in).await;
+    assert_eq!(kid_of(&second), rotated["kid"].as_str().unwrap());
+    assert_eq!(me(&events_fn, &second).await, StatusCode::OK);
+    assert_eq!(
+        me(&events_fn, &first).await,
+        StatusCode::OK,
+        "in the overlap"
+    );
+
+    // A rotation with no overlap: the keys before it are refused at once.
+    operator
+        .handle(json!({"command": "rotate-signing-key", "overlap_hours": 0}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = access_token(&token_fn, &sign_in).await;
+    assert_eq!(me(&events_fn, &third).await, StatusCode::OK);
+    for old in [&first, &second] {
+        assert_eq!(me(&events_fn, old).await, StatusCode::UNAUTHORIZED);
+    }
+    set("JWT_SECRET_ARN", &jwt_arn);
 
     // A secret that is not there: a clear error that quotes no secret.
     set(

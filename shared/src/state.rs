@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
 use sqlx::PgPool;
 
-use crate::auth::jwt::{JwtKeys, WeakSecret};
+use crate::auth::jwt::{JwtKeys, KeyError, KeyStore};
 use crate::config::secrets::SecretsClient;
 use crate::config::{AuthSettings, Config, ConfigError, DbSettings, HttpSettings};
 use crate::db;
@@ -18,7 +17,7 @@ use crate::store::throttle::ThrottleRule;
 #[derive(Clone)]
 pub struct AppState {
     pub db: PgPool,
-    pub jwt: Arc<JwtKeys>,
+    pub jwt: Arc<KeyStore>,
     /// Past this a request is answered 503 (see `DbSettings::request_timeout`).
     pub request_timeout: Duration,
     /// Present when the database credentials came from Secrets Manager.
@@ -36,13 +35,13 @@ pub struct AppState {
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
 
 impl AppState {
-    pub fn new(db: PgPool, auth: &AuthSettings) -> Result<Self, WeakSecret> {
+    pub fn new(db: PgPool, auth: &AuthSettings) -> Result<Self, KeyError> {
         let jwt = JwtKeys::new(&auth.jwt_secret, auth.access_ttl, auth.refresh_ttl)?;
-        let cursor = CursorKey::derive(auth.jwt_secret.expose_secret().as_bytes());
+        let cursor = CursorKey::derive(jwt.cursor_seed());
         Ok(Self {
             cursor: Arc::new(cursor),
             db,
-            jwt: Arc::new(jwt),
+            jwt: Arc::new(KeyStore::fixed(jwt)),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             credentials: None,
             throttle: auth.throttle,
@@ -83,6 +82,20 @@ impl AppState {
             .map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))?
             .with_request_timeout(config.db.request_timeout())
             .with_http(config.http);
+        if let Some((secrets, secret_id)) = config.jwt_secret {
+            let keys = JwtKeys::new(
+                &config.auth.jwt_secret,
+                config.auth.access_ttl,
+                config.auth.refresh_ttl,
+            )
+            .map_err(|e| ConfigError::Invalid("JWT_SECRET", e.to_string()))?;
+            state.jwt = Arc::new(KeyStore::from_secret(
+                keys,
+                secrets,
+                secret_id,
+                config.auth.key_refresh,
+            ));
+        }
         state.credentials = config.db_secret.map(|secrets| {
             Arc::new(CredentialRefresher {
                 secrets,

@@ -76,6 +76,7 @@ pub fn auth_settings(access_ttl: Duration, refresh_ttl: Duration) -> AuthSetting
         refresh_ttl,
         session_max_lifetime: Duration::from_secs(7 * 24 * 3600),
         throttle: tm_shared::store::throttle::ThrottleRule::default(),
+        key_refresh: tm_shared::auth::jwt::KeyRefresh::default(),
     }
 }
 

@@ -32,7 +32,7 @@ fn state_on(pool: PgPool, db: &DbSettings) -> AppState {
 
 /// Sends `GET /api/alerts/` as an admin and sign-in, and expects 503s within `limit`.
 async fn expect_503s(state: AppState, limit: Duration) {
-    let token = state.jwt.access(1, Role::Admin, 1).unwrap();
+    let token = state.jwt.current().await.access(1, Role::Admin, 1).unwrap();
     let app = tmctl::app(state);
     for (method, path, body) in [
         ("GET", "/api/alerts/", None),

@@ -75,6 +75,9 @@ pub async fn respond(admin: &Admin, request: CustomResourceRequest) -> Outcome {
                 if let Some(login) = admin.provision_app_login().await? {
                     data["AppLogin"] = json!(login);
                 }
+                if let Some(Value::String(kid)) = admin.ensure_signing_keys().await? {
+                    data["SigningKeyId"] = json!(kid);
+                }
                 Ok::<_, AdminError>(data)
             };
             match tokio::time::timeout(MIGRATION_DEADLINE, deploy).await {

@@ -12,6 +12,7 @@
 //! returns is logged.
 
 mod custom_resource;
+mod signing_keys;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -41,6 +42,9 @@ pub struct Admin {
     /// Where the owner connects, when a secret said so: what the
     /// application's secret is completed with.
     owner: Option<DbParts>,
+    /// The token signing keys' secrets, or why they cannot be managed;
+    /// `None` where there are none (local runs, an older template).
+    signing_keys: Option<Result<signing_keys::SigningKeys, String>>,
 }
 
 /// An operator's command, as `{"command": "...", ...}`.
@@ -51,6 +55,12 @@ pub enum Command {
     /// Sets the application login's password from its secret again (after
     /// the secret is rotated), as every deploy does.
     ProvisionAppLogin,
+    /// A new token signing key; the last one is still accepted for
+    /// `overlap_hours` (default 24, a refresh token's default lifetime).
+    RotateSigningKey {
+        #[serde(default)]
+        overlap_hours: Option<u32>,
+    },
     UserCreate {
         username: String,
         role: Role,
@@ -110,6 +120,7 @@ impl Admin {
             allow_loopback_answers: false,
             app_login: None,
             owner: None,
+            signing_keys: None,
         }
     }
 
@@ -120,6 +131,7 @@ impl Admin {
             allow_loopback_answers: false,
             app_login: None,
             owner: None,
+            signing_keys: None,
         }
     }
 
@@ -154,7 +166,25 @@ impl Admin {
         if std::env::var_os("APP_DB_SECRET_ARN").is_some_and(|v| !v.is_empty()) {
             admin.app_login = Some(SecretsClient::from_env().map_err(|e| e.to_string()));
         }
+        admin.signing_keys = signing_keys::SigningKeys::from_env();
         admin
+    }
+
+    fn signing_keys(&self) -> Result<Option<&signing_keys::SigningKeys>, AdminError> {
+        match &self.signing_keys {
+            None => Ok(None),
+            Some(Ok(keys)) => Ok(Some(keys)),
+            Some(Err(reason)) => Err(AdminError(format!("signing keys not configured: {reason}"))),
+        }
+    }
+
+    /// On every deploy: a first signing key if there is none, and the
+    /// checkers' copy in line. The signing key's id, if any is managed.
+    pub async fn ensure_signing_keys(&self) -> Result<Option<Value>, AdminError> {
+        match self.signing_keys()? {
+            Some(keys) => keys.ensure().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Makes the application's login (`APP_DB_SECRET_ARN`) a member of the
@@ -234,6 +264,15 @@ impl Admin {
         let err = |e: accounts::AccountError| AdminError(e.to_string());
         match command {
             Command::Migrate => Ok(json!({ "migrations": self.migrate(false).await? })),
+            Command::RotateSigningKey { overlap_hours } => {
+                let keys = self
+                    .signing_keys()?
+                    .ok_or_else(|| AdminError("JWT_SIGNING_SECRET_ARN is not set".into()))?;
+                let overlap = overlap_hours.map_or(signing_keys::DEFAULT_OVERLAP, |h| {
+                    std::time::Duration::from_secs(u64::from(h) * 3600)
+                });
+                keys.rotate(overlap).await
+            }
             Command::ProvisionAppLogin => match self.provision_app_login().await? {
                 Some(login) => Ok(json!({ "app_login": login })),
                 None => Err(AdminError("APP_DB_SECRET_ARN is not set".into())),

@@ -162,11 +162,10 @@ async fn obtain(
         user_agent(&headers).as_deref(),
     )
     .await?;
+    let keys = state.jwt.current().await;
     Ok(Json(TokenPair {
-        access: state.jwt.access(user.id, user.role, session.id)?,
-        refresh: state
-            .jwt
-            .refresh(user.id, user.role, session.id, &session.refresh_jti)?,
+        access: keys.access(user.id, user.role, session.id)?,
+        refresh: keys.refresh(user.id, user.role, session.id, &session.refresh_jti)?,
     }))
 }
 
@@ -184,12 +183,15 @@ async fn refresh(
 ) -> Result<Json<TokenPair>, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
 
-    let claims = match state.jwt.verify(token.as_str(), TokenType::Refresh) {
+    let claims = match state.jwt.verify(token.as_str(), TokenType::Refresh).await {
         Ok(claims) => claims,
         Err(refused) => {
             // A genuine but expired refresh token that was spent still
             // tells of a second holder: its owner came back late.
-            if let Ok(expired) = state.jwt.verify_expired(token.as_str(), TokenType::Refresh)
+            if let Ok(expired) = state
+                .jwt
+                .verify_expired(token.as_str(), TokenType::Refresh)
+                .await
                 && let Some(session) = expired.sid
                 && store::sessions::end_if_spent(&state.db, session, &expired.jti, client).await?
             {
@@ -211,10 +213,13 @@ async fn refresh(
             user_id,
             role,
             refresh_jti,
-        } => Ok(Json(TokenPair {
-            access: state.jwt.access(user_id, role, session)?,
-            refresh: state.jwt.refresh(user_id, role, session, &refresh_jti)?,
-        })),
+        } => {
+            let keys = state.jwt.current().await;
+            Ok(Json(TokenPair {
+                access: keys.access(user_id, role, session)?,
+                refresh: keys.refresh(user_id, role, session, &refresh_jti)?,
+            }))
+        }
         Rotation::Reused => {
             tracing::warn!(
                 session,
@@ -232,7 +237,7 @@ async fn revoke(
     JsonObject(body): JsonObject,
 ) -> Result<StatusCode, ApiError> {
     let RefreshRequest { refresh: token } = RefreshRequest::parse(&body)?;
-    let claims = state.jwt.verify(token.as_str(), TokenType::Refresh)?;
+    let claims = state.jwt.verify(token.as_str(), TokenType::Refresh).await?;
     let session = claims.session_id()?;
     store::sessions::end(&state.db, session, SessionEnd::Logout, client).await?;
     Ok(StatusCode::NO_CONTENT)

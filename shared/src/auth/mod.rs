@@ -1,6 +1,7 @@
 //! Who is calling and what they may do.
 
 pub mod jwt;
+pub mod keyset;
 pub mod password;
 
 use axum::extract::FromRequestParts;
@@ -97,7 +98,7 @@ async fn key_principal(
 
 /// The signed-in user of a token.
 async fn token_user(parts: &Parts, state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = state.jwt.verify(token, TokenType::Access)?;
+    let claims = state.jwt.verify(token, TokenType::Access).await?;
     let id = claims.user_id()?;
     let session = claims.session_id()?;
     let role = store::sessions::active_role(&state.db, id, session)

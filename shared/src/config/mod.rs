@@ -142,6 +142,8 @@ pub struct AuthSettings {
     /// sign-in (`SESSION_MAX_LIFETIME`).
     pub session_max_lifetime: Duration,
     pub throttle: ThrottleRule,
+    /// How often keys from a secret are read again (`JWT_KEYS_REFRESH_SECONDS`).
+    pub key_refresh: crate::auth::jwt::KeyRefresh,
 }
 
 /// How the HTTP edge treats its callers.
@@ -244,6 +246,9 @@ pub struct Config {
     /// Set when the database credentials came from Secrets Manager, to read
     /// them again after a rotation.
     pub db_secret: Option<secrets::SecretsClient>,
+    /// Present when the signing keys came from Secrets Manager (with the
+    /// secret's id), to read them again as they rotate.
+    pub jwt_secret: Option<(secrets::SecretsClient, String)>,
 }
 
 impl Config {
@@ -262,12 +267,16 @@ impl Config {
             return Err(ConfigError::Missing("JWT_SECRET"));
         }
         let mut db_secret = None;
+        let mut jwt_source = None;
         let (target, jwt_secret) = match (url, jwt) {
             (Some(url), Some(jwt)) => (DbTarget::Url(url), jwt),
             (url, jwt) => {
                 let client = secrets::SecretsClient::from_env()?;
                 if url.is_none() {
                     db_secret = Some(client.clone());
+                }
+                if jwt.is_none() {
+                    jwt_source = optional("JWT_SECRET_ARN").map(|id| (client.clone(), id));
                 }
                 let target = async {
                     match url {
@@ -290,6 +299,7 @@ impl Config {
             auth: AuthSettings::from_env_with_secret(jwt_secret)?,
             http: HttpSettings::from_env()?,
             db_secret,
+            jwt_secret: jwt_source,
         })
     }
 }
@@ -303,6 +313,14 @@ impl AuthSettings {
             access_ttl: seconds("ACCESS_TOKEN_LIFETIME", 15 * 60)?,
             refresh_ttl: seconds("REFRESH_TOKEN_LIFETIME", 24 * 60 * 60)?,
             session_max_lifetime: seconds("SESSION_MAX_LIFETIME", 7 * 24 * 60 * 60)?,
+            key_refresh: {
+                let defaults = crate::auth::jwt::KeyRefresh::default();
+                let every = seconds("JWT_KEYS_REFRESH_SECONDS", defaults.every.as_secs() as u32)?;
+                crate::auth::jwt::KeyRefresh {
+                    every,
+                    unknown_kid_after: defaults.unknown_kid_after.min(every),
+                }
+            },
             throttle: ThrottleRule {
                 max_failures: number("LOGIN_MAX_FAILURES", defaults.max_failures)?,
                 max_failures_per_address: number(

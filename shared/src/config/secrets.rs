@@ -75,6 +75,16 @@ impl SecretsClient {
     /// The string value of the secret whose ARN the variable `var` holds.
     async fn string(&self, var: &'static str) -> Result<SecretString, ConfigError> {
         let id = optional(var).ok_or(ConfigError::Missing(var))?;
+        self.string_of(var, &id).await
+    }
+
+    /// The string value of secret `id` (`var` names it in errors): for a
+    /// secret read again later, by the id the cold start found.
+    pub async fn string_of(
+        &self,
+        var: &'static str,
+        id: &str,
+    ) -> Result<SecretString, ConfigError> {
         let output = self
             .0
             .get_secret_value()
@@ -86,6 +96,25 @@ impl SecretsClient {
             .secret_string()
             .map(|s| SecretString::from(s.to_owned()))
             .ok_or(ConfigError::Secret(var, "it has no string value".into()))
+    }
+
+    /// The string value of the secret whose ARN the variable `var` holds:
+    /// for the admin function, which manages the signing keys' secrets.
+    pub async fn read(&self, var: &'static str) -> Result<SecretString, ConfigError> {
+        self.string(var).await
+    }
+
+    /// Puts `value` as the new value of the secret `var` names.
+    pub async fn write(&self, var: &'static str, value: &str) -> Result<(), ConfigError> {
+        let id = optional(var).ok_or(ConfigError::Missing(var))?;
+        self.0
+            .put_secret_value()
+            .secret_id(id)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| ConfigError::Secret(var, DisplayErrorContext(e).to_string()))?;
+        Ok(())
     }
 
     /// The signing key: the whole string value of `JWT_SECRET_ARN`'s secret.
