@@ -15,11 +15,13 @@ CREATE TYPE audit_action AS ENUM (
     'key.created', 'key.revoked',
     'silence.created', 'silence.ended',
     'session.ended', 'session.reuse_detected',
-    'sign_in.succeeded', 'sign_in.failed', 'sign_in.locked_out'
+    'sign_in.succeeded', 'sign_in.failed', 'sign_in.locked_out',
+    'signing_key.rotated', 'app_login.provisioned'
 );
 
 -- What it happened to.
-CREATE TYPE audit_target AS ENUM ('event', 'alert', 'user', 'key', 'silence', 'session');
+CREATE TYPE audit_target AS ENUM
+    ('event', 'alert', 'user', 'key', 'silence', 'session', 'signing_key', 'app_login');
 
 -- Through what: the HTTP API, `tmctl` on an operator's machine, or the
 -- admin Lambda function (migrations, break-glass user commands).
@@ -49,6 +51,9 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_actor_user_idx ON audit_log (actor_user, id) WHERE actor_user IS NOT NULL;
 CREATE INDEX audit_log_actor_key_idx ON audit_log (actor_key, id) WHERE actor_key IS NOT NULL;
 CREATE INDEX audit_log_target_idx ON audit_log (target_type, target_id, id);
+-- A locked-out address's refusals are recorded once a minute: the check
+-- for a recent one reads this.
+CREATE INDEX audit_log_lockouts_idx ON audit_log (address, at) WHERE action = 'sign_in.locked_out';
 
 GRANT SELECT, INSERT ON audit_log TO threatmon_app;
 GRANT USAGE ON SEQUENCE audit_log_id_seq TO threatmon_app;

@@ -321,6 +321,8 @@ async fn as_app_login(state: AppState) -> CliResult<AppState> {
             let pool = tm_shared::db::pool_as(&state.db, login, &password);
             Ok(AppState { db: pool, ..state })
         }
+        // 42501: this user may not make roles (the guard's own refusal is
+        // another code, and an error).
         Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42501") => {
             eprintln!(
                 "warning: DATABASE_URL's user may not make the application login; \

@@ -77,28 +77,40 @@ async fn provision_once(owner: &PgPool, login: &str, password: &str) -> sqlx::Re
                 set_config('threatmon.app_password', $2, true)",
     )
     .bind(login)
-    .bind(password)
+    .bind(scram_verifier(password))
     .execute(&mut *tx)
     .await?;
     sqlx::raw_sql(
         "DO $$
          DECLARE
              login text := current_setting('threatmon.app_login');
-             secret text := current_setting('threatmon.app_password');
+             verifier text := current_setting('threatmon.app_password');
              verb text := CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = login)
                                THEN 'ALTER' ELSE 'CREATE' END;
          BEGIN
-             -- A secret naming the owner, a superuser or the group role would
-             -- otherwise be altered into a plain login (and the owner lose
-             -- its powers): refuse it.
+             -- Only a role that is nothing but an application login may be
+             -- (re)made one: altering the owner, a superuser, a role with
+             -- other powers or memberships (rds_superuser, pg_write_all_data,
+             -- the owner itself), or one that owns anything, would hand its
+             -- rights to every API function. Refused with a code of its own.
              IF login IN (current_user, session_user, 'threatmon_app')
                 OR EXISTS (SELECT FROM pg_roles WHERE rolname = login
-                           AND (rolsuper OR rolcreaterole OR rolcreatedb)) THEN
-                 RAISE EXCEPTION 'refusing to make % the application login', login
-                     USING ERRCODE = 'insufficient_privilege';
+                           AND (rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication
+                                OR rolbypassrls))
+                OR EXISTS (SELECT FROM pg_auth_members m
+                           JOIN pg_roles r ON r.oid = m.member
+                           JOIN pg_roles g ON g.oid = m.roleid
+                           WHERE r.rolname = login AND g.rolname <> 'threatmon_app')
+                OR EXISTS (SELECT FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+                           WHERE d.refclassid = 'pg_authid'::regclass AND d.deptype = 'o'
+                             AND r.rolname = login)
+                OR EXISTS (SELECT FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba
+                           WHERE r.rolname = login) THEN
+                 RAISE EXCEPTION 'refusing to make % the application login: it is more than one', login
+                     USING ERRCODE = 'TM001';
              END IF;
-             EXECUTE format('%s ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE INHERIT '
-                            'PASSWORD %L', verb, login, secret);
+             EXECUTE format('%s ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE '
+                            'NOREPLICATION NOBYPASSRLS INHERIT PASSWORD %L', verb, login, verifier);
              EXECUTE format('GRANT threatmon_app TO %I', login);
          END
          $$",
@@ -106,6 +118,49 @@ async fn provision_once(owner: &PgPool, login: &str, password: &str) -> sqlx::Re
     .execute(&mut *tx)
     .await?;
     tx.commit().await
+}
+
+/// The SQLSTATE of [`provision_app_login`]'s refusal of a role that is more
+/// than an application login.
+pub const REFUSED_LOGIN: &str = "TM001";
+
+/// PostgreSQL's SCRAM-SHA-256 verifier of `password` (RFC 5802/7677, as
+/// `pg_authid` stores it), so that the statement that sets it carries no
+/// password: an error's context in the server's log would quote it. The
+/// passwords given are ASCII (generated), which SASLprep leaves as they are.
+fn scram_verifier(password: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::{Digest, Sha256};
+    const ITERATIONS: u32 = 4096;
+    let mac = |key: &[u8], data: &[&[u8]]| {
+        let mut m =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+        for d in data {
+            m.update(d);
+        }
+        m.finalize().into_bytes()
+    };
+    let salt = crate::random::bytes(16);
+    // PBKDF2-HMAC-SHA-256, one block (32 bytes).
+    let mut u = mac(password.as_bytes(), &[&salt, &1u32.to_be_bytes()]);
+    let mut salted = u;
+    for _ in 1..ITERATIONS {
+        u = mac(password.as_bytes(), &[&u]);
+        for (s, b) in salted.iter_mut().zip(u.iter()) {
+            *s ^= b;
+        }
+    }
+    let client_key = mac(&salted, &[b"Client Key"]);
+    let stored_key = Sha256::digest(client_key);
+    let server_key = mac(&salted, &[b"Server Key"]);
+    format!(
+        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
+        STANDARD.encode(&salt),
+        STANDARD.encode(stored_key),
+        STANDARD.encode(server_key)
+    )
 }
 
 /// The login role local runs (`tmctl serve`, `tmctl dev`, the tests) serve

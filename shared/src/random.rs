@@ -11,6 +11,13 @@ pub fn hex(n: usize) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// `n` random bytes.
+pub fn bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; n];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
 /// True once in `n` calls, on average.
 pub fn one_in(n: u32) -> bool {
     OsRng.next_u32().is_multiple_of(n.max(1))

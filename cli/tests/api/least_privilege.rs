@@ -93,18 +93,45 @@ async fn every_table_the_api_uses_is_granted_to_the_application_role(pool: PgPoo
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_login_secret_naming_the_owner_or_the_role_is_refused(pool: PgPool) {
+async fn a_login_secret_naming_a_role_with_more_powers_is_refused(pool: PgPool) {
     let owner: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(&pool)
         .await
         .unwrap();
-    for login in [owner.as_str(), "threatmon_app"] {
+    // A plain login that is a member of the owner: altering it into the
+    // application login would hand the owner's rights to the API.
+    let suffix = std::process::id();
+    let member = format!("tm_member_of_owner_{suffix}");
+    let replicator = format!("tm_replicator_{suffix}");
+    for sql in [
+        format!("CREATE ROLE {member} LOGIN IN ROLE {owner}"),
+        format!("CREATE ROLE {replicator} LOGIN REPLICATION"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    for login in [owner.as_str(), "threatmon_app", &member, &replicator] {
         let err = tm_shared::db::provision_app_login(&pool, login, "a password of some length")
             .await
             .expect_err(login);
         let code = err.as_database_error().and_then(|e| e.code());
-        assert_eq!(code.as_deref(), Some("42501"), "{login}: {err}");
+        assert_eq!(
+            code.as_deref(),
+            Some(tm_shared::db::REFUSED_LOGIN),
+            "{login}: {err}"
+        );
     }
+    let member_of: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member \
+         WHERE r.rolname = $1",
+    )
+    .bind(&member)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(member_of, 1, "left as it was");
     let still: bool = sqlx::query_scalar(
         "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user",
     )
@@ -112,4 +139,10 @@ async fn a_login_secret_naming_the_owner_or_the_role_is_refused(pool: PgPool) {
     .await
     .unwrap();
     assert!(still, "the owner keeps its powers");
+    for role in [&member, &replicator] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP ROLE {role}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
 }

@@ -21,7 +21,7 @@ use tm_shared::accounts;
 use tm_shared::config::secrets::SecretsClient;
 use tm_shared::config::{ConfigError, DbParts, DbTarget, load_db};
 use tm_shared::models::Role;
-use tm_shared::models::audit::{Audit, AuditVia};
+use tm_shared::models::audit::{Audit, AuditAction, AuditTarget, AuditVia};
 use tm_shared::models::key::{KeySecret, KeySecretShown, MintedKey, NewKey};
 use tm_shared::store;
 use tm_shared::store::users::Changer;
@@ -170,6 +170,20 @@ impl Admin {
         admin
     }
 
+    /// An audit row for a change this function made outside the tables
+    /// (a login, the signing keys): by the operator, through `admin`.
+    async fn audit(
+        &self,
+        action: AuditAction,
+        target: AuditTarget,
+        detail: Value,
+    ) -> Result<(), AdminError> {
+        let entry = store::audit::Entry::new(action, target, None, detail);
+        store::audit::record(self.db()?, &Audit::operator(AuditVia::Admin), entry)
+            .await
+            .map_err(|e| AdminError(format!("recording it in the audit log: {e}")))
+    }
+
     fn signing_keys(&self) -> Result<Option<&signing_keys::SigningKeys>, AdminError> {
         match &self.signing_keys {
             None => Ok(None),
@@ -220,6 +234,12 @@ impl Admin {
                 .map_err(|e| AdminError(e.to_string()))?;
         }
         tracing::info!(login = login.username, "application login provisioned");
+        self.audit(
+            AuditAction::AppLoginProvisioned,
+            AuditTarget::AppLogin,
+            json!({"login": login.username}),
+        )
+        .await?;
         Ok(Some(login.username))
     }
 
@@ -271,7 +291,14 @@ impl Admin {
                 let overlap = overlap_hours.map_or(signing_keys::DEFAULT_OVERLAP, |h| {
                     std::time::Duration::from_secs(u64::from(h) * 3600)
                 });
-                keys.rotate(overlap).await
+                let rotated = keys.rotate(overlap).await?;
+                self.audit(
+                    AuditAction::SigningKeyRotated,
+                    AuditTarget::SigningKey,
+                    rotated.clone(),
+                )
+                .await?;
+                Ok(rotated)
             }
             Command::ProvisionAppLogin => match self.provision_app_login().await? {
                 Some(login) => Ok(json!({ "app_login": login })),

@@ -394,10 +394,10 @@ impl KeyStore {
     /// with them.
     async fn reread(&self, min_age: Duration) {
         let Some(source) = &self.source else { return };
-        let Ok(mut read_at) = source.read_at.try_lock() else {
-            // Another request is reading it now.
-            return;
-        };
+        // Requests wanting a read wait for one in progress, and then find
+        // it fresh: one read for all of them, and none refused for want
+        // of it.
+        let mut read_at = source.read_at.lock().await;
         if read_at.elapsed() < min_age {
             return;
         }

@@ -315,7 +315,10 @@ impl AuthSettings {
             session_max_lifetime: seconds("SESSION_MAX_LIFETIME", 7 * 24 * 60 * 60)?,
             key_refresh: {
                 let defaults = crate::auth::jwt::KeyRefresh::default();
-                let every = seconds("JWT_KEYS_REFRESH_SECONDS", defaults.every.as_secs() as u32)?;
+                // At least a second: 0 would read the secret for every
+                // request, and for every forged kid.
+                let every = seconds("JWT_KEYS_REFRESH_SECONDS", defaults.every.as_secs() as u32)?
+                    .max(Duration::from_secs(1));
                 crate::auth::jwt::KeyRefresh {
                     every,
                     unknown_kid_after: defaults.unknown_kid_after.min(every),

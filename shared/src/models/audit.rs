@@ -39,6 +39,8 @@ crate::models::domain::wire_enum!(
         SignInSucceeded => "sign_in.succeeded",
         SignInFailed => "sign_in.failed",
         SignInLockedOut => "sign_in.locked_out",
+        SigningKeyRotated => "signing_key.rotated",
+        AppLoginProvisioned => "app_login.provisioned",
     }
 );
 
@@ -51,6 +53,8 @@ crate::models::domain::wire_enum!(
         Key => "key",
         Silence => "silence",
         Session => "session",
+        SigningKey => "signing_key",
+        AppLogin => "app_login",
     }
 );
 

@@ -153,10 +153,15 @@ pub async fn list(
 }
 
 /// A sign-in refused (`sign_in.failed`, `sign_in.locked_out`), of the user
-/// the name is if it is one, with the name as typed (at most a username's
-/// length) in `detail`. `audit`'s actor is nobody for a sign-in (the
-/// caller proved nothing), the caller for a password change's check of
-/// the current password.
+/// the name is if it is one. `detail` gets the name as typed only when it
+/// is a user's: an unknown one may be a password typed in the wrong box,
+/// so it is kept as a short SHA-256 (enough to see one name sprayed from
+/// many places). `audit`'s actor is nobody for a sign-in (the caller proved
+/// nothing), the caller for a password change's check of the current one.
+///
+/// A locked-out address is refused without a password check, so its
+/// requests cost nothing: their rows are kept to one a minute per address,
+/// or anyone could grow the log without bound.
 pub async fn sign_in_refused(
     db: &PgPool,
     action: AuditAction,
@@ -168,8 +173,17 @@ pub async fn sign_in_refused(
     sqlx::query(
         "INSERT INTO audit_log \
              (actor_user, actor_key, via, address, action, target_type, target_id, detail) \
-         SELECT $1, $2, $3, $4::inet, $5, 'user', (SELECT id FROM users WHERE username = $6), \
-                $7::jsonb || jsonb_build_object('username', $6::text)",
+         SELECT $1, $2, $3, $4::inet, $5, 'user', u.id, \
+                $7::jsonb || CASE WHEN u.id IS NOT NULL \
+                    THEN jsonb_build_object('username', $6::text) \
+                    ELSE jsonb_build_object('unknown_username_sha256', \
+                         left(encode(sha256(convert_to($6::text, 'UTF8')), 'hex'), 16)) END \
+         FROM (SELECT (SELECT id FROM users WHERE username = $6) AS id) u \
+         WHERE $5 <> 'sign_in.locked_out'::audit_action OR NOT EXISTS ( \
+             SELECT 1 FROM audit_log l \
+             WHERE l.action = 'sign_in.locked_out' \
+               AND (l.address = $4::inet OR ($4::inet IS NULL AND l.address IS NULL)) \
+               AND l.at > now() - interval '1 minute')",
     )
     .bind(user)
     .bind(key)
