@@ -258,11 +258,16 @@ impl Admin {
         if event.get("ResponseURL").is_some() {
             let request: CustomResourceRequest = serde_json::from_value(event)
                 .map_err(|e| AdminError(format!("not a custom resource event: {e}")))?;
-            return custom_resource::respond(self, request).await;
+            // Boxed, here and below: the deploy's and the commands' futures
+            // nest the AWS SDK's and sqlx's deeply enough that, inlined into
+            // one, a release build overflows rustc's query depth computing
+            // its layout. One allocation per invocation, of a function
+            // invoked a few times a deploy.
+            return Box::pin(custom_resource::respond(self, request)).await;
         }
         let command: Command = serde_json::from_value(event)
             .map_err(|e| AdminError(format!("unknown command: {e}")))?;
-        self.run(command).await
+        Box::pin(self.run(command)).await
     }
 
     /// Applies the migrations. `on_deploy` tolerates migrations the database
