@@ -30,6 +30,8 @@ SELECT (SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) FROM (
   UNION ALL SELECT 'u' || u::text FROM users u
   UNION ALL SELECT 'c' || c::text FROM alert_counts c
   UNION ALL SELECT 'n' || n::text FROM alert_assignee_counts n
+  UNION ALL SELECT 'r' || r::text FROM alert_stats r
+  UNION ALL SELECT 'g' || g::text FROM alert_stats_hist g
   UNION ALL SELECT 'k' || (k.id, k.name, k.source, k.prefix, k.secret_hash, k.created_by,
                            k.created_at, k.revoked_at)::text FROM ingest_keys k
   UNION ALL SELECT 's' || s::text FROM silences s

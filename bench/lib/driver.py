@@ -728,6 +728,7 @@ class Bench:
                                       env={"JWT_SECRET": self.jwt_secret})
             stats_30d = self.stats_queries.get("stats_30d", "")
             stats = statements.fetch(self.tmctl, "alerts-stats", stats_30d)
+            stats_7d = statements.fetch(self.tmctl, "alerts-stats", "")
             # The requests' own statements: the user's check ("auth", a
             # primary-key lookup in a table of two users) has no plan worth keeping.
             queries = [
@@ -741,12 +742,10 @@ class Bench:
                 ("alert_get", statement_source("alerts-get", middle_alert), statements.by_name(get, "get")),
                 ("alerts_cursor_deep", statement_source("alerts-list", cursor_query),
                  statements.by_name(cursor, "list")),
-                ("stats_window_30d", statement_source("alerts-stats", stats_30d),
-                 statements.by_name(stats, "stats_window")),
-                ("stats_open_by_age", statement_source("alerts-stats", ""),
-                 statements.by_name(stats, "stats_open_by_age")),
-                ("stats_by_assignee", statement_source("alerts-stats", ""),
-                 statements.by_name(stats, "stats_by_assignee")),
+                ("stats_7d", statement_source("alerts-stats", ""),
+                 statements.by_name(stats_7d, "stats")),
+                ("stats_30d", statement_source("alerts-stats", stats_30d),
+                 statements.by_name(stats, "stats")),
             ]
         except statements.StatementsError as e:
             self.problem(f"capturing query plans failed: {e}")

@@ -4,10 +4,12 @@ take, to set the API's throughput against.
     pgbench -n -M prepared -c CLIENTS -j THREADS -T SECONDS -f SCRIPT -D p1=... URL
 
 `-M prepared`, as sqlx prepares its statements too; `-n`, no vacuum first
-(the bench database has none of pgbench's own tables). One transaction is
+(the bench database has none of pgbench's own tables); `jit=off`
+(PGOPTIONS), as the server's connections have it. One transaction is
 one run of the script: every statement the server runs for one request.
 """
 
+import os
 import re
 import subprocess
 
@@ -48,6 +50,7 @@ def run(url, script_path, defines, clients, threads, duration, out_path):
     """Runs pgbench with its output in out_path; (exited 0, parsed summary)."""
     with open(out_path, "w", encoding="utf-8") as out:
         done = subprocess.run(command(url, script_path, defines, clients, threads, duration),
-                              stdout=out, stderr=subprocess.STDOUT, check=False)
+                              stdout=out, stderr=subprocess.STDOUT, check=False,
+                              env=dict(os.environ, PGOPTIONS="-c jit=off"))
     with open(out_path, encoding="utf-8", errors="replace") as f:
         return done.returncode == 0, parse_output(f.read())

@@ -298,6 +298,8 @@ def explain_commands(statement, plan_cache_mode, name="bench_query"):
     ("parameter types: {...}") and explain one execution of it."""
     return [
         f"SET plan_cache_mode = {plan_cache_mode}",
+        # As the server's connections run (shared/src/config/mod.rs).
+        "SET jit = off",
         f"PREPARE {name} AS {statement.sql}",
         "\\pset format unaligned",
         "\\pset tuples_only on",

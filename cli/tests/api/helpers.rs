@@ -323,6 +323,8 @@ impl TestApp {
             "users",
             "sessions",
             "alert_assignee_counts",
+            "alert_stats",
+            "alert_stats_hist",
             "audit_log",
         ] {
             // A key's last use is a record of use, written by any request

@@ -220,7 +220,10 @@ async fn update(
     })
     .await?;
     match updated {
-        Updated::Done(alert) => Ok(tagged(StatusCode::OK, *alert)),
+        Updated::Done(alert) => {
+            store::stats::fold_now_and_then(&state.db).await;
+            Ok(tagged(StatusCode::OK, *alert))
+        }
         Updated::NotFound => Err(ApiError::NotFound),
         // A conflict with the alert's state, not a bad request.
         Updated::Refused { from, to } => Err(ApiError::Conflict(format!(
@@ -277,6 +280,9 @@ async fn bulk(
             json!({"results": results})
         }
     };
+    if !request.dry_run {
+        store::stats::fold_now_and_then(db).await;
+    }
     Ok(Json(answer))
 }
 

@@ -85,6 +85,9 @@ async fn ingest(
         Start::Run(claimed) => claimed,
     };
     let result = record(state, claimed.as_ref(), events, &sender.audit(), shape).await;
+    if result.is_ok() {
+        store::stats::fold_now_and_then(&state.db).await;
+    }
     settle(state, result, claimed).await
 }
 

@@ -124,7 +124,12 @@ impl DbSettings {
                 }
             }
         };
-        let options = options.application_name("threat-monitoring");
+        // No JIT: every statement here is a short one, and compiling it
+        // costs tens of ms wherever PostgreSQL's estimates pass
+        // `jit_above_cost` (generic plans over array parameters do).
+        let options = options
+            .application_name("threat-monitoring")
+            .options([("jit", "off")]);
         if self.statement_timeout.is_zero() {
             return Ok(options);
         }

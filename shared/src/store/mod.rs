@@ -116,6 +116,13 @@ impl Param for Vec<i64> {
     }
 }
 
+impl Param for Vec<OffsetDateTime> {
+    fn text(&self) -> String {
+        let items: Vec<String> = self.iter().map(Param::text).collect();
+        array_literal(items.iter().map(|t| Some(t.as_str())))
+    }
+}
+
 impl Param for Vec<Option<i64>> {
     fn text(&self) -> String {
         let items: Vec<String> = self
