@@ -56,9 +56,9 @@ const STATS: &str = "WITH periods AS ( \
          UNION ALL \
          SELECT win, status, severity, sign, \
                 CASE WHEN to_ack IS NOT NULL THEN sign ELSE 0 END, \
-                sign * coalesce((extract(epoch FROM to_ack) * 1000000)::bigint, 0), \
+                sign * coalesce(alert_stats_us(to_ack), 0), \
                 CASE WHEN to_resolve IS NOT NULL THEN sign ELSE 0 END, \
-                sign * coalesce((extract(epoch FROM to_resolve) * 1000000)::bigint, 0) \
+                sign * coalesce(alert_stats_us(to_resolve), 0) \
          FROM edge \
      ) \
      SELECT 'count' AS tag, win, status, severity, sum(n)::bigint AS n, sum(acked)::bigint AS acked, \
