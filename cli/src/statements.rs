@@ -80,8 +80,7 @@ fn request_statements(request: &Request, by: Poster) -> anyhow::Result<Vec<State
             let mut errors = FieldErrors::new();
             let window = StatsWindow::from_query(&params, &mut errors);
             errors.into_result().map_err(invalid)?;
-            let (since, until) = window.bounds();
-            store::stats::statements(since, until)
+            store::stats::statements(&window)
         }
         Request::AlertsGet { id } => store::alerts::get_statements(*id),
         Request::EventsList { query } => {

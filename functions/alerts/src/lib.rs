@@ -296,8 +296,7 @@ async fn stats(
     url.params()
         .refuse_unknown(&StatsWindow::names(), &mut errors);
     errors.into_result()?;
-    let (since, until) = window.bounds();
-    Ok(Json(store::stats::stats(&state.db, since, until).await?))
+    Ok(Json(store::stats::stats(&state.db, &window).await?))
 }
 
 async fn events(

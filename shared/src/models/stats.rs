@@ -20,11 +20,9 @@ crate::filters! {
 pub const DEFAULT_WINDOW: time::Duration = time::Duration::days(7);
 
 impl StatsWindow {
-    pub fn bounds(&self) -> (OffsetDateTime, OffsetDateTime) {
-        let until = self
-            .created_at
-            .until
-            .unwrap_or_else(OffsetDateTime::now_utc);
+    /// `since` and `until`, as asked or from `now`.
+    pub fn bounds(&self, now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+        let until = self.created_at.until.unwrap_or(now);
         let since = self.created_at.since.unwrap_or(until - DEFAULT_WINDOW);
         (since, until)
     }

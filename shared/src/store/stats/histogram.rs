@@ -31,6 +31,12 @@ impl Histogram {
         }
     }
 
+    pub fn add_all(&mut self, other: &Self, sign: i64) {
+        for (total, n) in self.0.iter_mut().zip(&other.0) {
+            *total += sign * n;
+        }
+    }
+
     pub fn add_one(&mut self, bucket: usize, n: i64) {
         if let Some(total) = self.0.get_mut(bucket) {
             *total += n;

@@ -10,74 +10,74 @@
 
 mod cover;
 mod histogram;
+mod pieces;
 
 use std::collections::BTreeMap;
 
 use sqlx::PgPool;
 use time::{Duration, OffsetDateTime};
 
-use crate::models::stats::{AssigneeCount, Durations, OpenByAge, Stats};
+use crate::models::stats::{AssigneeCount, Durations, OpenByAge, Stats, StatsWindow};
 use crate::models::user::UserRef;
 use crate::models::{AlertStatus, Severity};
-use cover::{Cover, cover, open_end};
+use cover::{cover, open_end};
 use histogram::Histogram;
+use pieces::{Piece, Pieces};
 
 /// The windows one request covers: the asked-for one, then alerts raised
 /// within the last hour, day and week (whose open ones the ages count).
-const WINDOW: i64 = 0;
 const AGES: [Duration; 3] = [Duration::HOUR, Duration::DAY, Duration::WEEK];
 
-/// Four kinds of rows in one answer, to spend one round trip: `count`
-/// (a window's figures per status and severity), `hist` (a rollup's
-/// histogram, its sign in `n`), `bucket` (edge alerts per bucket) and
-/// `assignee` (open alerts per assignee).
+/// Six kinds of rows in one answer, to spend one round trip: `period` and
+/// `raw` (a piece's figures per status and severity), `hist` (a period
+/// piece's histograms), `bucket` (a raw piece's times per bucket),
+/// `assignee` (open alerts per assignee) and `open` (all open alerts).
+/// Each piece's rollups are read by an index range of their own (the
+/// lateral subqueries; `OFFSET 0` keeps the planner from joining the
+/// histograms by a scan of them all).
 const STATS: &str = "WITH periods AS ( \
-         SELECT * FROM unnest($1::int8[], $2::stats_span[], $3::timestamptz[], $4::timestamptz[], $5::int8[]) \
-             AS p(win, span, since, until, sign) \
+         SELECT * FROM unnest($1::int8[], $2::stats_span[], $3::timestamptz[], $4::timestamptz[], $5::bool[]) \
+             AS p(piece, span, since, until, hist) \
      ), raws AS ( \
-         SELECT * FROM unnest($6::int8[], $7::timestamptz[], $8::timestamptz[], $9::int8[]) \
-             AS r(win, since, until, sign) \
+         SELECT * FROM unnest($6::int8[], $7::timestamptz[], $8::timestamptz[], $9::bool[]) \
+             AS r(piece, since, until, hist) \
      ), edge AS MATERIALIZED ( \
-         SELECT r.win, r.sign, a.status, a.severity, \
+         SELECT r.piece, r.hist, a.status, a.severity, \
                 a.acknowledged_at - a.created_at AS to_ack, \
                 CASE WHEN a.status = 'Resolved' THEN a.resolved_at - a.created_at END AS to_resolve \
          FROM raws r JOIN alerts a ON a.created_at >= r.since AND a.created_at < r.until \
-     ), figures AS ( \
-         SELECT p.win, s.status, s.severity, p.sign * s.n AS n, p.sign * s.acked AS acked, \
-                p.sign * s.ack_us AS ack_us, p.sign * s.resolved AS resolved, \
-                p.sign * s.resolve_us AS resolve_us \
-         FROM periods p CROSS JOIN LATERAL ( \
-             SELECT status, severity, sum(n) AS n, sum(acked) AS acked, sum(ack_us) AS ack_us, \
-                    sum(resolved) AS resolved, sum(resolve_us) AS resolve_us \
-             FROM alert_stats \
-             WHERE span = p.span AND period >= p.since AND period < p.until \
-             GROUP BY status, severity \
-         ) s \
-         UNION ALL \
-         SELECT win, status, severity, sign, \
-                CASE WHEN to_ack IS NOT NULL THEN sign ELSE 0 END, \
-                sign * coalesce(alert_stats_us(to_ack), 0), \
-                CASE WHEN to_resolve IS NOT NULL THEN sign ELSE 0 END, \
-                sign * coalesce(alert_stats_us(to_resolve), 0) \
-         FROM edge \
      ) \
-     SELECT 'count' AS tag, win, status, severity, sum(n)::bigint AS n, sum(acked)::bigint AS acked, \
-            sum(ack_us)::bigint AS ack_us, sum(resolved)::bigint AS resolved, \
-            sum(resolve_us)::bigint AS resolve_us, NULL::text AS kind, NULL::int4[] AS counts, \
+     SELECT 'period' AS tag, p.piece, s.status, s.severity, s.n::bigint AS n, s.acked::bigint AS acked, \
+            s.ack_us::bigint AS ack_us, s.resolved::bigint AS resolved, \
+            s.resolve_us::bigint AS resolve_us, NULL::text AS kind, NULL::int4[] AS counts, \
             NULL::int4 AS bucket, NULL::text AS username \
-     FROM figures GROUP BY win, status, severity \
+     FROM periods p CROSS JOIN LATERAL ( \
+         SELECT status, severity, sum(n) AS n, sum(acked) AS acked, sum(ack_us) AS ack_us, \
+                sum(resolved) AS resolved, sum(resolve_us) AS resolve_us \
+         FROM alert_stats \
+         WHERE span = p.span AND period >= p.since AND period < p.until \
+         GROUP BY status, severity \
+     ) s \
      UNION ALL \
-     SELECT 'hist', p.win, NULL, NULL, p.sign, 0, 0, 0, 0, h.kind, h.counts, NULL, NULL \
-     FROM periods p JOIN alert_stats_hist h \
-       ON h.span = p.span AND h.period >= p.since AND h.period < p.until \
-     WHERE p.win = 0 \
+     SELECT 'raw', piece, status, severity, count(*), count(to_ack), \
+            coalesce(sum(alert_stats_us(to_ack)), 0)::bigint, count(to_resolve), \
+            coalesce(sum(alert_stats_us(to_resolve)), 0)::bigint, NULL, NULL, NULL, NULL \
+     FROM edge GROUP BY piece, status, severity \
      UNION ALL \
-     SELECT 'bucket', 0, NULL, NULL, sum(e.sign)::bigint, 0, 0, 0, 0, t.kind, NULL, \
+     SELECT 'hist', p.piece, NULL, NULL, 0, 0, 0, 0, 0, h.kind, h.counts, NULL, NULL \
+     FROM periods p CROSS JOIN LATERAL ( \
+         SELECT kind, counts FROM alert_stats_hist \
+         WHERE span = p.span AND period >= p.since AND period < p.until \
+         OFFSET 0 \
+     ) h \
+     WHERE p.hist \
+     UNION ALL \
+     SELECT 'bucket', e.piece, NULL, NULL, count(*), 0, 0, 0, 0, t.kind, NULL, \
             alert_stats_bucket(t.took), NULL \
      FROM edge e CROSS JOIN LATERAL (VALUES ('acknowledge', e.to_ack), ('resolve', e.to_resolve)) \
          t(kind, took) \
-     WHERE e.win = 0 AND t.took IS NOT NULL \
-     GROUP BY t.kind, alert_stats_bucket(t.took) \
+     WHERE e.hist AND t.took IS NOT NULL \
+     GROUP BY e.piece, t.kind, alert_stats_bucket(t.took) \
      UNION ALL \
      SELECT 'assignee', NULLIF(c.assignee_id, 0), NULL, NULL, sum(c.n)::bigint, 0, 0, 0, 0, \
             NULL, NULL, NULL, u.username \
@@ -97,7 +97,8 @@ const PLAN: &str = "SET LOCAL plan_cache_mode = force_generic_plan";
 #[derive(sqlx::FromRow)]
 struct Row {
     tag: String,
-    win: Option<i64>,
+    /// The piece's index; the user's id for `assignee`.
+    piece: Option<i64>,
     status: Option<AlertStatus>,
     severity: Option<Severity>,
     n: i64,
@@ -111,82 +112,101 @@ struct Row {
     username: Option<String>,
 }
 
-/// The statement's parameters: every window's cover, as parallel arrays.
+/// The statement's parameters: the pieces, as parallel arrays.
 #[derive(Default)]
 struct Params {
-    win: Vec<i64>,
+    piece: Vec<i64>,
     span: Vec<String>,
     since: Vec<OffsetDateTime>,
     until: Vec<OffsetDateTime>,
-    sign: Vec<i64>,
-    raw_win: Vec<i64>,
+    hist: Vec<bool>,
+    raw_piece: Vec<i64>,
     raw_since: Vec<OffsetDateTime>,
     raw_until: Vec<OffsetDateTime>,
-    raw_sign: Vec<i64>,
+    raw_hist: Vec<bool>,
+}
+
+/// The asked-for window (`until` inclusive; times are kept to the
+/// microsecond), then those of raised within the last hour, day and week,
+/// whenever (a clock ahead counts as new).
+fn pieces(since: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> Pieces {
+    let end = until.saturating_add(Duration::microseconds(1));
+    let mut covers = vec![cover(since, end, now)];
+    covers.extend(AGES.iter().map(|age| cover(now - *age, open_end(), now)));
+    Pieces::new(&covers)
 }
 
 impl Params {
-    fn new(since: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> Self {
+    fn new(pieces: &Pieces) -> Self {
         let mut params = Self::default();
-        // `until` is inclusive; times are kept to the microsecond.
-        let end = until.saturating_add(Duration::microseconds(1));
-        params.push(WINDOW, cover(since, end, now));
-        for (win, age) in (1..).zip(AGES) {
-            // Raised after `now - age`, whenever (a clock ahead counts as new).
-            let start = now - age + Duration::microseconds(1);
-            params.push(win, cover(start, open_end(), now));
+        for (i, p) in (0..).zip(&pieces.periods) {
+            params.piece.push(i);
+            params.span.push(p.span.name().to_owned());
+            params.since.push(p.start);
+            params.until.push(p.end);
+            params.hist.push(p.hist);
+        }
+        for (i, r) in (0..).zip(&pieces.raws) {
+            params.raw_piece.push(i);
+            params.raw_since.push(r.start);
+            params.raw_until.push(r.end);
+            params.raw_hist.push(r.hist);
         }
         params
     }
-
-    fn push(&mut self, win: i64, cover: Cover) {
-        for p in cover.periods {
-            self.win.push(win);
-            self.span.push(p.span.name().to_owned());
-            self.since.push(p.start);
-            self.until.push(p.end);
-            self.sign.push(p.sign);
-        }
-        for r in cover.raws {
-            self.raw_win.push(win);
-            self.raw_since.push(r.start);
-            self.raw_until.push(r.end);
-            self.raw_sign.push(r.sign);
-        }
-    }
 }
 
-pub async fn stats(
-    db: &PgPool,
-    since: OffsetDateTime,
-    until: OffsetDateTime,
-) -> sqlx::Result<Stats> {
-    let params = Params::new(since, until, OffsetDateTime::now_utc());
+/// The stats for alerts raised in the window, and for alerts open now (the
+/// instant its `until` defaults to).
+pub async fn stats(db: &PgPool, window: &StatsWindow) -> sqlx::Result<Stats> {
+    let now = OffsetDateTime::now_utc();
+    let (since, until) = window.bounds(now);
+    let pieces = pieces(since, until, now);
+    let params = Params::new(&pieces);
     let mut tx = db.begin().await?;
     sqlx::query(PLAN).execute(&mut *tx).await?;
     let rows: Vec<Row> = sqlx::query_as(STATS)
-        .bind(params.win)
+        .bind(params.piece)
         .bind(params.span)
         .bind(params.since)
         .bind(params.until)
-        .bind(params.sign)
-        .bind(params.raw_win)
+        .bind(params.hist)
+        .bind(params.raw_piece)
         .bind(params.raw_since)
         .bind(params.raw_until)
-        .bind(params.raw_sign)
+        .bind(params.raw_hist)
         .fetch_all(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(tally(since, until, rows))
+    Ok(tally(since, until, &pieces, rows))
 }
 
-/// Sums of one window's figures.
-#[derive(Default)]
-struct Totals {
+/// One piece's figures for one status and severity.
+#[derive(Default, Clone, Copy)]
+struct Figures {
+    n: i64,
     acked: i64,
     ack_us: i64,
     resolved: i64,
     resolve_us: i64,
+}
+
+impl Figures {
+    fn add(&mut self, other: &Self, sign: i64) {
+        self.n += sign * other.n;
+        self.acked += sign * other.acked;
+        self.ack_us += sign * other.ack_us;
+        self.resolved += sign * other.resolved;
+        self.resolve_us += sign * other.resolve_us;
+    }
+}
+
+/// What the statement said of each piece.
+#[derive(Default)]
+struct PieceRows {
+    figures: Vec<(AlertStatus, Severity, Figures)>,
+    to_ack: Histogram,
+    to_resolve: Histogram,
 }
 
 fn durations(count: i64, sum_us: i64, histogram: &Histogram) -> Durations {
@@ -197,7 +217,57 @@ fn durations(count: i64, sum_us: i64, histogram: &Histogram) -> Durations {
     }
 }
 
-fn tally(since: OffsetDateTime, until: OffsetDateTime, rows: Vec<Row>) -> Stats {
+fn tally(since: OffsetDateTime, until: OffsetDateTime, pieces: &Pieces, rows: Vec<Row>) -> Stats {
+    let mut by_piece: BTreeMap<Piece, PieceRows> = BTreeMap::new();
+    let mut open = 0;
+    let mut by_assignee = Vec::new();
+    for row in rows {
+        let index = row
+            .piece
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or_default();
+        let piece = match row.tag.as_str() {
+            "period" | "hist" => Piece::Periods(index),
+            "raw" | "bucket" => Piece::Raw(index),
+            "assignee" => {
+                by_assignee.push(AssigneeCount {
+                    assignee: UserRef::from_columns(row.piece, row.username),
+                    count: row.n,
+                });
+                continue;
+            }
+            _ => {
+                open = row.n;
+                continue;
+            }
+        };
+        let entry = by_piece.entry(piece).or_default();
+        let histogram = match row.kind.as_deref() {
+            Some("acknowledge") => &mut entry.to_ack,
+            _ => &mut entry.to_resolve,
+        };
+        match (row.tag.as_str(), row.status, row.severity) {
+            ("hist", ..) => histogram.add(row.counts.as_deref().unwrap_or_default(), 1),
+            ("bucket", ..) => {
+                let bucket = row.bucket.and_then(|b| usize::try_from(b).ok());
+                histogram.add_one(bucket.unwrap_or_default(), row.n);
+            }
+            (_, Some(status), Some(severity)) => {
+                let figures = Figures {
+                    n: row.n,
+                    acked: row.acked,
+                    ack_us: row.ack_us,
+                    resolved: row.resolved,
+                    resolve_us: row.resolve_us,
+                };
+                entry.figures.push((status, severity, figures));
+            }
+            _ => {}
+        }
+    }
+    let empty = PieceRows::default();
+    let of = |piece: &Piece| by_piece.get(piece).unwrap_or(&empty);
+
     let mut counts: BTreeMap<String, BTreeMap<String, i64>> = AlertStatus::ALL
         .iter()
         .map(|status| {
@@ -205,60 +275,37 @@ fn tally(since: OffsetDateTime, until: OffsetDateTime, rows: Vec<Row>) -> Stats 
             (status.to_string(), by_severity)
         })
         .collect();
-    let mut totals = Totals::default();
+    let mut totals = Figures::default();
     let (mut to_ack, mut to_resolve) = (Histogram::default(), Histogram::default());
-    let mut raised_open = [0_i64; AGES.len()];
-    let mut open = 0;
-    let mut by_assignee = Vec::new();
-    for row in rows {
-        let histogram = match row.kind.as_deref() {
-            Some("acknowledge") => &mut to_ack,
-            _ => &mut to_resolve,
-        };
-        match (row.tag.as_str(), row.win) {
-            ("count", Some(WINDOW)) => {
-                if let (Some(status), Some(severity)) = (row.status, row.severity) {
-                    *counts
-                        .entry(status.to_string())
-                        .or_default()
-                        .entry(severity.to_string())
-                        .or_default() += row.n;
-                }
-                totals.acked += row.acked;
-                totals.ack_us += row.ack_us;
-                totals.resolved += row.resolved;
-                totals.resolve_us += row.resolve_us;
-            }
-            ("count", Some(win)) => {
-                let age = usize::try_from(win - 1)
-                    .ok()
-                    .and_then(|i| raised_open.get_mut(i));
-                if let Some(age) = age
-                    && row.status != Some(AlertStatus::Resolved)
-                {
-                    *age += row.n;
-                }
-            }
-            ("hist", _) => histogram.add(row.counts.as_deref().unwrap_or_default(), row.n),
-            ("bucket", _) => {
-                let bucket = row.bucket.and_then(|b| usize::try_from(b).ok());
-                histogram.add_one(bucket.unwrap_or_default(), row.n);
-            }
-            ("assignee", id) => by_assignee.push(AssigneeCount {
-                assignee: UserRef::from_columns(id, row.username),
-                count: row.n,
-            }),
-            ("open", _) => open = row.n,
-            _ => {}
+    for (piece, sign) in &pieces.windows[0] {
+        let rows = of(piece);
+        for (status, severity, figures) in &rows.figures {
+            *counts
+                .entry(status.to_string())
+                .or_default()
+                .entry(severity.to_string())
+                .or_default() += sign * figures.n;
+            totals.add(figures, *sign);
         }
+        to_ack.add_all(&rows.to_ack, *sign);
+        to_resolve.add_all(&rows.to_resolve, *sign);
     }
+    let raised_open = |win: usize| -> i64 {
+        let window = pieces.windows.get(win).map_or(&[][..], Vec::as_slice);
+        window
+            .iter()
+            .flat_map(|(piece, sign)| of(piece).figures.iter().map(move |f| (sign, f)))
+            .filter(|(_, (status, ..))| *status != AlertStatus::Resolved)
+            .map(|(sign, (.., figures))| sign * figures.n)
+            .sum()
+    };
+    let (hour, day, week) = (raised_open(1), raised_open(2), raised_open(3));
     by_assignee.sort_by_key(|a| {
         (
             std::cmp::Reverse(a.count),
             a.assignee.as_ref().map(|u| u.id),
         )
     });
-    let [hour, day, week] = raised_open;
     Stats {
         since,
         until,
@@ -295,13 +342,19 @@ pub async fn fold_now_and_then(db: &PgPool) {
 }
 
 /// What a stats request runs, for the benchmark.
-pub fn statements(since: OffsetDateTime, until: OffsetDateTime) -> Vec<super::Statement> {
+pub fn statements(window: &StatsWindow) -> Vec<super::Statement> {
     use super::Param;
-    let p = Params::new(since, until, OffsetDateTime::now_utc());
+    let now = OffsetDateTime::now_utc();
+    let (since, until) = window.bounds(now);
+    let p = Params::new(&pieces(since, until, now));
     let bare = |name, sql: &str| super::Statement {
         name,
         sql: sql.to_owned(),
         params: Vec::new(),
+    };
+    let bools = |v: &[bool]| {
+        let items: Vec<&str> = v.iter().map(|b| if *b { "t" } else { "f" }).collect();
+        format!("{{{}}}", items.join(","))
     };
     vec![
         bare("begin", "BEGIN"),
@@ -310,15 +363,15 @@ pub fn statements(since: OffsetDateTime, until: OffsetDateTime) -> Vec<super::St
             name: "stats",
             sql: STATS.to_owned(),
             params: vec![
-                p.win.text(),
+                p.piece.text(),
                 p.span.text(),
                 p.since.text(),
                 p.until.text(),
-                p.sign.text(),
-                p.raw_win.text(),
+                bools(&p.hist),
+                p.raw_piece.text(),
                 p.raw_since.text(),
                 p.raw_until.text(),
-                p.raw_sign.text(),
+                bools(&p.raw_hist),
             ],
         },
         bare("commit", "COMMIT"),
