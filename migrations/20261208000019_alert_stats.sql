@@ -7,15 +7,15 @@
 -- resolved, and the sum of those times in microseconds (exact, so a mean is
 -- exact); and per period, a histogram of each time, for medians. A window is
 -- then whole days, whole hours at its ends, and the alerts of at most half an
--- hour at each edge read from `alerts` itself (see shared/src/store/stats.rs).
+-- hour at each edge read from `alerts` itself (see shared/src/store/stats/).
 --
 -- Kept by statement triggers in the writer's own transaction, as alert_counts
 -- is, so a reader's snapshot sees rollups and alerts that agree. Every insert
 -- lands in the current hour and day, so those rows are split over 16 shards,
 -- by the writing backend's pid rather than (as alert_counts does) the alert's
 -- id: a batch of alerts then locks one shard, not all 16, and concurrent
--- writers mostly others (a shard is any share of a sum; readers add them
--- all). Once a period is over, its shards are folded into shard 0
+-- writers mostly lock other shards (a shard holds any share of a sum;
+-- readers add them all). Once a period is over, its shards are folded into shard 0
 -- (alert_stats_fold, which the write path calls now and then), so a closed
 -- period is one row per status and severity.
 
@@ -28,12 +28,13 @@ CREATE TABLE alert_stats (
     status     alert_status NOT NULL,
     shard      SMALLINT     NOT NULL CHECK (shard BETWEEN 0 AND 15),
     n          BIGINT       NOT NULL,
-    -- with acknowledged_at, and the sum of acknowledged_at - created_at
+    -- with acknowledged_at, and the sum of acknowledged_at - created_at in
+    -- µs; NUMERIC, as a million alerts a year old would pass a bigint
     acked      BIGINT       NOT NULL,
-    ack_us     BIGINT       NOT NULL,
+    ack_us     NUMERIC      NOT NULL,
     -- Resolved with resolved_at, and the sum of resolved_at - created_at
     resolved   BIGINT       NOT NULL,
-    resolve_us BIGINT       NOT NULL,
+    resolve_us NUMERIC      NOT NULL,
     PRIMARY KEY (span, period, severity, status, shard)
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.05);
 CREATE INDEX alert_stats_unfolded ON alert_stats (period) WHERE shard > 0;
@@ -106,11 +107,9 @@ BEGIN
     SELECT * FROM (
         SELECT span, period, severity, status, shard, sum(sign) AS n,
                sum(CASE WHEN to_ack IS NOT NULL THEN sign ELSE 0 END) AS acked,
-               coalesce(sum(sign * alert_stats_us(to_ack)), 0)::bigint
-                   AS ack_us,
+               coalesce(sum(sign * alert_stats_us(to_ack)), 0) AS ack_us,
                sum(CASE WHEN to_resolve IS NOT NULL THEN sign ELSE 0 END) AS resolved,
-               coalesce(sum(sign * alert_stats_us(to_resolve)), 0)::bigint
-                   AS resolve_us
+               coalesce(sum(sign * alert_stats_us(to_resolve)), 0) AS resolve_us
         FROM placed GROUP BY 1, 2, 3, 4, 5
     ) d
     WHERE n <> 0 OR acked <> 0 OR ack_us <> 0 OR resolved <> 0 OR resolve_us <> 0
@@ -207,6 +206,7 @@ CREATE TRIGGER alert_stats_update AFTER UPDATE ON alerts
 
 CREATE FUNCTION alert_stats_clear() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    LOCK TABLE alert_stats, alert_stats_hist IN EXCLUSIVE MODE;
     DELETE FROM alert_stats;
     DELETE FROM alert_stats_hist;
     RETURN NULL;
@@ -215,12 +215,16 @@ $$;
 CREATE TRIGGER alert_stats_truncate AFTER TRUNCATE ON alerts
     FOR EACH STATEMENT EXECUTE FUNCTION alert_stats_clear();
 
--- Folds the shards of periods that are over into shard 0 and returns how
--- many rows it folded. One fold at a time (others return 0 at once); a
--- writer whose transaction began before the period ended may still add a
--- shard row after it, which the next fold takes. Correct at any moment:
--- readers sum every shard.
-CREATE FUNCTION alert_stats_fold() RETURNS BIGINT LANGUAGE plpgsql AS $$
+-- Folds the shards of periods that ended ten minutes ago or more into shard
+-- 0 and returns how many rows it folded. No write of the application's
+-- lasts that long (statements time out within 5 s), so no writer whose
+-- transaction began inside such a period is still adding to its shards, and
+-- the rows the fold deletes are nobody else's; rows locked all the same are
+-- skipped, and a shard-0 row a writer holds makes it give up (lock_timeout)
+-- rather than hold up the request that ran it. One fold at a time (others
+-- return 0 at once). Correct at any moment: readers sum every shard.
+CREATE FUNCTION alert_stats_fold() RETURNS BIGINT LANGUAGE plpgsql
+SET lock_timeout = '200ms' AS $$
 DECLARE
     folded BIGINT;
 BEGIN
@@ -228,9 +232,11 @@ BEGIN
         RETURN 0;
     END IF;
     WITH gone AS (
-        DELETE FROM alert_stats
-        WHERE shard > 0 AND period <= now() - interval '1 hour'
-          AND (span = 'hour' OR period <= now() - interval '1 day')
+        DELETE FROM alert_stats WHERE ctid IN (
+            SELECT ctid FROM alert_stats
+            WHERE shard > 0 AND period < alert_stats_period('hour', now() - interval '10 minutes')
+              AND (span = 'hour' OR period < alert_stats_period('day', now() - interval '10 minutes'))
+            FOR UPDATE SKIP LOCKED)
         RETURNING *
     ), moved AS (
         INSERT INTO alert_stats AS t (span, period, severity, status, shard,
@@ -260,6 +266,8 @@ DECLARE
     top BIGINT;
 BEGIN
     LOCK TABLE alerts IN SHARE MODE;
+    -- And a fold in flight: what it moves would survive the DELETE below.
+    LOCK TABLE alert_stats, alert_stats_hist IN EXCLUSIVE MODE;
     DELETE FROM alert_stats;
     DELETE FROM alert_stats_hist;
     SELECT coalesce(max(id), 0) INTO top FROM alerts;
@@ -274,3 +282,7 @@ $$;
 SELECT alert_stats_rebuild();
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON alert_stats, alert_stats_hist TO threatmon_app;
+-- The rebuilds are an operator's: each locks the alerts against writes for
+-- as long as it runs, which the application must not be able to start.
+REVOKE EXECUTE ON FUNCTION alert_stats_rebuild(), alert_counts_rebuild(),
+    alert_assignee_counts_rebuild() FROM PUBLIC;

@@ -48,8 +48,8 @@ const STATS: &str = "WITH periods AS ( \
          FROM raws r JOIN alerts a ON a.created_at >= r.since AND a.created_at < r.until \
      ) \
      SELECT 'period' AS tag, p.piece, s.status, s.severity, s.n::bigint AS n, s.acked::bigint AS acked, \
-            s.ack_us::bigint AS ack_us, s.resolved::bigint AS resolved, \
-            s.resolve_us::bigint AS resolve_us, NULL::text AS kind, NULL::int4[] AS counts, \
+            s.ack_us::float8 AS ack_us, s.resolved::bigint AS resolved, \
+            s.resolve_us::float8 AS resolve_us, NULL::text AS kind, NULL::int4[] AS counts, \
             NULL::int4 AS bucket, NULL::text AS username \
      FROM periods p CROSS JOIN LATERAL ( \
          SELECT status, severity, sum(n) AS n, sum(acked) AS acked, sum(ack_us) AS ack_us, \
@@ -60,8 +60,8 @@ const STATS: &str = "WITH periods AS ( \
      ) s \
      UNION ALL \
      SELECT 'raw', piece, status, severity, count(*), count(to_ack), \
-            coalesce(sum(alert_stats_us(to_ack)), 0)::bigint, count(to_resolve), \
-            coalesce(sum(alert_stats_us(to_resolve)), 0)::bigint, NULL, NULL, NULL, NULL \
+            coalesce(sum(alert_stats_us(to_ack)), 0)::float8, count(to_resolve), \
+            coalesce(sum(alert_stats_us(to_resolve)), 0)::float8, NULL, NULL, NULL, NULL \
      FROM edge GROUP BY piece, status, severity \
      UNION ALL \
      SELECT 'hist', p.piece, NULL, NULL, 0, 0, 0, 0, 0, h.kind, h.counts, NULL, NULL \
@@ -103,9 +103,9 @@ struct Row {
     severity: Option<Severity>,
     n: i64,
     acked: i64,
-    ack_us: i64,
+    ack_us: f64,
     resolved: i64,
-    resolve_us: i64,
+    resolve_us: f64,
     kind: Option<String>,
     counts: Option<Vec<i32>>,
     bucket: Option<i32>,
@@ -130,7 +130,13 @@ struct Params {
 /// microsecond), then those of raised within the last hour, day and week,
 /// whenever (a clock ahead counts as new).
 fn pieces(since: OffsetDateTime, until: OffsetDateTime, now: OffsetDateTime) -> Pieces {
-    let end = until.saturating_add(Duration::microseconds(1));
+    // Nothing is raised in the year 9999, which is open_end()'s, and a
+    // window reaching into it would overflow the calendar when cut.
+    let last = open_end() - Duration::DAY * 2;
+    let (since, end) = (
+        since.min(last),
+        until.saturating_add(Duration::microseconds(1)).min(last),
+    );
     let mut covers = vec![cover(since, end, now)];
     covers.extend(AGES.iter().map(|age| cover(now - *age, open_end(), now)));
     Pieces::new(&covers)
@@ -186,18 +192,20 @@ pub async fn stats(db: &PgPool, window: &StatsWindow) -> sqlx::Result<Stats> {
 struct Figures {
     n: i64,
     acked: i64,
-    ack_us: i64,
+    /// Sums of µs: in floating point, as a bigint could overflow (a million
+    /// alerts a year old) and a mean needs no more than a double's digits.
+    ack_us: f64,
     resolved: i64,
-    resolve_us: i64,
+    resolve_us: f64,
 }
 
 impl Figures {
     fn add(&mut self, other: &Self, sign: i64) {
         self.n += sign * other.n;
         self.acked += sign * other.acked;
-        self.ack_us += sign * other.ack_us;
+        self.ack_us += sign as f64 * other.ack_us;
         self.resolved += sign * other.resolved;
-        self.resolve_us += sign * other.resolve_us;
+        self.resolve_us += sign as f64 * other.resolve_us;
     }
 }
 
@@ -209,10 +217,10 @@ struct PieceRows {
     to_resolve: Histogram,
 }
 
-fn durations(count: i64, sum_us: i64, histogram: &Histogram) -> Durations {
+fn durations(count: i64, sum_us: f64, histogram: &Histogram) -> Durations {
     Durations {
         count,
-        mean_seconds: (count > 0).then(|| sum_us as f64 / 1e6 / count as f64),
+        mean_seconds: (count > 0).then(|| sum_us / 1e6 / count as f64),
         median_seconds: histogram.median(),
     }
 }
