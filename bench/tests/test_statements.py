@@ -249,7 +249,8 @@ class ExplainCommandsTest(unittest.TestCase):
         get = statements.by_name(statements.parse(helpers.fixture("alerts-get-123.json")), "get")
         commands = statements.explain_commands(get, "force_generic_plan")
         self.assertEqual(commands[0], "SET plan_cache_mode = force_generic_plan")
-        self.assertEqual(commands[1], "PREPARE bench_query AS " + get.sql)
+        self.assertEqual(commands[1], "SET jit = off")
+        self.assertEqual(commands[2], "PREPARE bench_query AS " + get.sql)
         self.assertEqual(commands[-1], "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_query('123')")
         self.assertEqual(statements.execute_command(Statement("q", "SELECT 1", ())), "EXECUTE bench_query")
 
